@@ -1,0 +1,198 @@
+"""Inventory and plan files: validated completely before any action runs.
+
+The inventory says what exists (hosts, how to reach them, where each component
+lives); the plan says what to change. Both are YAML. Credentials appear only
+as names of environment variables (``*_env`` fields), never as values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+
+from procedures.errors import ConfigError
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+_INLINE_SECRET_KEYS = {"password", "passwd", "secret", "token", "api_token", "api_key", "key"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if str(key).lower() in _INLINE_SECRET_KEYS:
+                    raise ValueError(
+                        f"inline credential {key!r} is not allowed; name an environment variable "
+                        f"with {key}_env instead"
+                    )
+        return data
+
+
+class HostSpec(_Strict):
+    """How to reach one machine."""
+
+    transport: Literal["local", "ssh", "winrm"]
+    address: str = "127.0.0.1"
+    port: Port | None = None
+    user: str | None = None
+    identity_file: Path | None = None
+    known_hosts_file: Path | None = None
+    password_env: EnvName | None = None
+    connect_timeout: Seconds = 10
+    command_timeout: Seconds = 120
+
+    @model_validator(mode="after")
+    def _remote_needs_user(self) -> HostSpec:
+        if self.transport != "local" and not self.user:
+            raise ValueError(f"a {self.transport} host needs 'user'")
+        return self
+
+
+class HealthCheck(_Strict):
+    """An HTTP endpoint that proves a component serves."""
+
+    url: HttpUrl
+    version_field: str | None = None
+    token_env: EnvName | None = None
+    timeout: Seconds = 5
+
+
+class GatewayTimeouts(_Strict):
+    stop: Seconds = 15
+    start: Seconds = 15
+    healthy: Seconds = 15
+
+
+class GatewayComponent(_Strict):
+    """An OpenResty gateway laid out as in the manual: live, staged, old and failed folders."""
+
+    host: str
+    flavor: Literal["posix"] = "posix"
+    root: str
+    install_dir: str = "openresty"
+    staging_dir: str = "openresty-new"
+    old_dir: str = "openresty-old"
+    failed_dir: str = "openresty-failed"
+    backups_dir: str = "backups"
+    binary: str = "nginx"
+    nginx_args: tuple[str, ...] = ()
+    pid_file: str = "logs/nginx.pid"
+    backup_paths: tuple[str, ...] = ("conf", "lualib")
+    site_config: tuple[str, ...] = ("conf", "lualib")
+    lua_check: str | None = "luajit -bl"
+    front: HealthCheck
+    health: HealthCheck
+    timeouts: GatewayTimeouts = GatewayTimeouts()
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not PurePosixPath(value).is_absolute():
+            raise ValueError("must be an absolute path")
+        return value.rstrip("/")
+
+    @field_validator("install_dir", "staging_dir", "old_dir", "failed_dir", "backups_dir")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or "/" in value or value in {".", ".."}:
+            raise ValueError(f"must be a folder name inside root, got {value!r}")
+        return value
+
+    @field_validator("backup_paths", "site_config")
+    @classmethod
+    def _relative(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if PurePosixPath(item).is_absolute() or ".." in PurePosixPath(item).parts:
+                raise ValueError(f"paths are relative to the install folder, got {item!r}")
+        return value
+
+
+class Components(_Strict):
+    gateway: GatewayComponent | None = None
+
+
+class Inventory(_Strict):
+    """Every host and component a procedure may touch."""
+
+    name: str = "flatnet"
+    hosts: dict[str, HostSpec]
+    components: Components
+
+    @model_validator(mode="after")
+    def _hosts_exist(self) -> Inventory:
+        for name, component in self.components:
+            if component is not None and component.host not in self.hosts:
+                known = ", ".join(sorted(self.hosts)) or "none"
+                raise ValueError(
+                    f"components.{name}.host names {component.host!r}, which is not under hosts (known: {known})"
+                )
+        return self
+
+
+class GatewayChange(_Strict):
+    """The release to install: a folder on the gateway host, and the version it must report."""
+
+    release: str
+    version: str | None = None
+
+
+class Changes(_Strict):
+    gateway: GatewayChange | None = None
+
+
+class Plan(_Strict):
+    """What one maintenance changes."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    changes: Changes = Changes()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_inventory(path: Path) -> Inventory:
+    return _load(path, Inventory)
+
+
+def load_plan(path: Path) -> Plan:
+    return _load(path, Plan)
+
+
+def _load(path: Path, model: type[M]) -> M:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid {model.__name__.lower()}:\n" + _describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        given = error.get("input")
+        shown = "" if error["type"] in {"missing"} or isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"  {field}: {message}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,237 @@
+"""The OpenResty gateway, driven the way the manual does it, POSIX flavor.
+
+Facts (``version``, ``is_running``, ``health``) only read. Operations change
+the target, record their evidence, and are safe to repeat: each looks at the
+folders first, so a rollback works whatever point the update reached.
+
+The manual's swap, with the folder names from the inventory::
+
+    openresty      -> openresty-old       (update)
+    openresty-new  -> openresty
+    openresty      -> openresty-failed    (rollback)
+    openresty-old  -> openresty
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from procedures import backups, record
+from procedures.commands import sh
+from procedures.errors import ApiError, DriverError, VerificationFailed
+from procedures.http import Http, Reply
+from procedures.secrets import Secret
+
+if TYPE_CHECKING:
+    from procedures.config import GatewayComponent, HealthCheck
+    from procedures.host import Host
+
+_VERSION = re.compile(r"nginx version: (?:openresty/)?(\S+)")
+
+
+@dataclass(frozen=True)
+class Health:
+    """One look at the gateway from outside: what it answered, and which release."""
+
+    front: Reply | None
+    api: Reply | None
+    version: str | None
+
+    @property
+    def serving(self) -> bool:
+        return bool(self.front and self.front.ok and self.api and self.api.ok)
+
+
+class Gateway:
+    """An OpenResty install under ``root`` on ``host``."""
+
+    def __init__(self, host: Host, component: GatewayComponent, http: Http | None = None) -> None:
+        self.host = host
+        self.c = component
+        self.http = http or Http(timeout=component.health.timeout)
+
+    # -- paths -----------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.c.root, *parts)
+
+    @property
+    def live(self) -> str:
+        return self.path(self.c.install_dir)
+
+    @property
+    def staging(self) -> str:
+        return self.path(self.c.staging_dir)
+
+    @property
+    def old(self) -> str:
+        return self.path(self.c.old_dir)
+
+    @property
+    def failed(self) -> str:
+        return self.path(self.c.failed_dir)
+
+    # -- facts -----------------------------------------------------------------
+    def version(self, folder: str | None = None) -> str:
+        """The release version that ``nginx -v`` in ``folder`` (default: live) reports."""
+        out = self._nginx(folder or self.live, "-v", check=True, reason="read the version")
+        match = _VERSION.search(out.stderr + out.stdout)
+        if not match:
+            raise DriverError(f"cannot read a version from `nginx -v`: {out.stderr.strip()!r}")
+        return match.group(1)
+
+    def exists(self, path: str) -> bool:
+        return self.host.run(f"test -e {sh(path)}", check=False, reason=f"does {path} exist").rc == 0
+
+    def pid(self) -> int | None:
+        """PID of the running master, from the pid file, if that process is alive."""
+        out = self.host.run(
+            f"p=$(cat {sh(self.path(self.c.pid_file))} 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null"
+            " && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null && echo $p",
+            check=False, reason="is the gateway running",
+        )
+        return int(out.stdout) if out.rc == 0 and out.stdout.strip().isdigit() else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def health(self) -> Health:
+        """Ask the front page and the API health endpoint; never raises for a refusal."""
+        front = self._probe(self.c.front)
+        api = self._probe(self.c.health)
+        version = None
+        if api is not None and self.c.health.version_field:
+            body = api.json()
+            version = body.get(self.c.health.version_field) if isinstance(body, dict) else None
+        return Health(front, api, version)
+
+    # -- operations ------------------------------------------------------------
+    def backup(self, facts: dict[str, Any]) -> backups.Backup:
+        """Back up the live configuration (``backup_paths``) with a manifest."""
+        return backups.take(self.host, source=self.live, paths=list(self.c.backup_paths),
+                            backups_dir=self.path(self.c.backups_dir), component="gateway", facts=facts)
+
+    def retire_leftovers(self, backup: backups.Backup) -> None:
+        """Move folders left by an earlier maintenance into this run's backup, so none is lost."""
+        for folder in (self.old, self.failed):
+            if self.exists(folder):
+                target = posixpath.join(backup.path, "retired-" + posixpath.basename(folder))
+                self.host.run(f"mv {sh(folder)} {sh(target)}", reason="keep a leftover folder")
+
+    def stage(self, release: str | None) -> str:
+        """Lay out the new release in the staging folder with the live site configuration.
+
+        Only ``site_config`` paths are copied, so the release keeps its own
+        bundled files (the manual's blanket copy of ``lualib`` would put the
+        old release's libraries back). Returns the staged release's version.
+        """
+        if release is not None:
+            self.host.run(f"rm -rf {sh(self.staging)} && cp -a {sh(release)} {sh(self.staging)}",
+                          reason="unpack the new release")
+        elif not self.exists(self.staging):
+            raise DriverError(f"nothing to install: no release in the plan and no {self.staging}")
+        for item in self.c.site_config:
+            src, dst = posixpath.join(self.live, item), posixpath.join(self.staging, item)
+            self.host.run(
+                f"if [ -d {sh(src)} ]; then mkdir -p {sh(dst)} && cp -a {sh(src)}/. {sh(dst)}/; "
+                f"else mkdir -p {sh(posixpath.dirname(dst))} && cp -a {sh(src)} {sh(dst)}; fi",
+                reason=f"copy the live {item}",
+            )
+        return self.version(self.staging)
+
+    def config_test(self, folder: str) -> None:
+        """``nginx -t`` plus a Lua compile of every module (``nginx -t`` never compiles Lua)."""
+        self._nginx(folder, "-t", check=True, reason="the config test failed")
+        if self.c.lua_check:
+            lualib = posixpath.join(folder, "lualib")
+            self.host.run(
+                f"[ ! -d {sh(lualib)} ] || find {sh(lualib)} -name '*.lua' -type f | LC_ALL=C sort | "
+                f"{{ bad=0; while IFS= read -r f; do {self.c.lua_check} \"$f\" >/dev/null || bad=1; done; exit $bad; }}",
+                reason="the Lua syntax check failed",
+            )
+
+    def stop(self) -> None:
+        """Stop the running gateway and wait until its master has exited."""
+        if not self.is_running():
+            record.text("stop", "the gateway is not running: nothing to stop")
+            return
+        self._nginx(self.live, "-s", "stop", check=True, reason="the gateway refused to stop")
+        self._wait(lambda: not self.is_running(), self.c.timeouts.stop, "the gateway to stop")
+
+    def start(self) -> None:
+        """Start the live install (nginx daemonizes) and wait until its master runs."""
+        if self.is_running():
+            record.text("start", "the gateway is already running")
+            return
+        self._nginx(self.live, check=True, reason="the gateway did not start")
+        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+
+    def swap_in(self) -> None:
+        """live → old, staging → live."""
+        if self.exists(self.old):
+            raise DriverError(f"{self.old} exists: a previous update was not finished")
+        self.host.run(f"mv {sh(self.live)} {sh(self.old)} && mv {sh(self.staging)} {sh(self.live)}",
+                      reason="swap the new release in")
+
+    def swap_back(self) -> bool:
+        """live → failed, old → live; False (and no change) when no swap happened."""
+        if not self.exists(self.old):
+            record.text("swap back", f"{self.old} does not exist: the new release was never swapped in")
+            return False
+        self.host.run(f"rm -rf {sh(self.failed)} && mv {sh(self.live)} {sh(self.failed)} && "
+                      f"mv {sh(self.old)} {sh(self.live)}", reason="put the previous release back")
+        return True
+
+    def swapped_in(self) -> bool:
+        """Whether this maintenance moved a new release into the live folder."""
+        return self.exists(self.old)
+
+    def wait_serving(self, expected_version: str) -> Health:
+        """Poll until the gateway serves ``expected_version``, or raise VerificationFailed."""
+        deadline = time.monotonic() + self.c.timeouts.healthy
+        while True:
+            health = self.health()
+            version = health.version if self.c.health.version_field else self.version()
+            if health.serving and version == expected_version:
+                record.data("verified", {"version": version, "front": health.front and health.front.status,
+                                         "api": health.api and health.api.status})
+                return health
+            if time.monotonic() >= deadline:
+                raise VerificationFailed(_describe_unhealthy(health, version, expected_version))
+            time.sleep(0.05)
+
+    def snapshot(self, folder: str | None = None) -> dict[str, backups.FileEntry]:
+        """Hashes of the backed-up paths as they are now in ``folder`` (default: live)."""
+        return backups.tree_digest(self.host, folder or self.live, list(self.c.backup_paths))
+
+    # -- primitives ------------------------------------------------------------
+    def _nginx(self, folder: str, *args: str, check: bool, reason: str) -> Any:
+        binary = posixpath.join(folder, self.c.binary)
+        command = f"cd {sh(folder)} && {sh(binary, *self.c.nginx_args, *args)}"
+        return self.host.run(command, check=check, reason=reason)
+
+    def _probe(self, check: HealthCheck) -> Reply | None:
+        token = Secret.from_env(check.token_env) if check.token_env else None
+        try:
+            return self.http.get(str(check.url), token=token)
+        except ApiError as exc:  # a refused connection is a fact here, not an error
+            record.text(f"probe {check.url}", f"no answer: {exc}")
+            return None
+
+    def _wait(self, condition: Any, seconds: float, what: str) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() >= deadline:
+                raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
+            time.sleep(0.05)
+
+
+def _describe_unhealthy(health: Health, version: str | None, expected: str) -> str:
+    def show(reply: Reply | None) -> str:
+        return "no answer" if reply is None else f"HTTP {reply.status} {reply.text.strip()[:120]!r}"
+
+    return (f"the gateway does not serve {expected}: front page {show(health.front)}, "
+            f"API health {show(health.api)}, version {version!r}")

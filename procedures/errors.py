@@ -1,0 +1,85 @@
+"""The exception tree of flatnet-maintenance.
+
+Foreign errors (subprocess, testinfra, httpx, pydantic, OS) are translated at
+the edge where they happen, and re-raised ``from`` the original, so callers only
+ever catch these::
+
+    ProcedureError
+    ├── ConfigError                 inventory or plan is invalid (nothing has run yet)
+    ├── TransportError              the target could not be reached or a command could not run
+    │   └── CommandTimeout          a command outlived its deadline
+    ├── CommandFailed               a command ran and exited non-zero (carries the result)
+    ├── ApiError                    an HTTP exchange failed or answered an error status
+    ├── DriverError                 a component is not in the state an action needs
+    ├── VerificationFailed          a check after a change did not hold
+    ├── BackupError                 a backup could not be taken or does not match its manifest
+    └── RollbackFailed              the rollback itself failed; the target needs a human
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procedures.commands import CommandResult
+
+
+class ProcedureError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class ConfigError(ProcedureError):
+    """An inventory or plan file is invalid; raised before any action."""
+
+
+class TransportError(ProcedureError):
+    """The target could not be reached, or a command could not be started."""
+
+
+class CommandTimeout(TransportError):
+    """A command did not finish before its deadline and was killed."""
+
+
+class CommandFailed(ProcedureError):
+    """A command exited non-zero; the message shows the command and its output tails."""
+
+    def __init__(self, result: CommandResult, reason: str = "") -> None:
+        self.result = result
+        self.reason = reason
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        head = f"{self.reason}: " if self.reason else ""
+        lines = [f"{head}`{self.result.command}` exited {self.result.rc}"]
+        for name, text in (("stdout", self.result.stdout), ("stderr", self.result.stderr)):
+            tail = text.strip().splitlines()[-10:]
+            if tail:
+                lines.append(f"--- {name} (last {len(tail)} lines)")
+                lines.extend(tail)
+        return "\n".join(lines)
+
+
+class ApiError(ProcedureError):
+    """An HTTP call failed to complete or answered with an unexpected status."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None, body: str = "") -> None:
+        self.url = url
+        self.status = status
+        self.body = body
+        super().__init__(message)
+
+
+class DriverError(ProcedureError):
+    """A component is not in the state the requested action needs."""
+
+
+class VerificationFailed(ProcedureError):
+    """A check made after a change did not hold."""
+
+
+class BackupError(ProcedureError):
+    """A backup could not be taken, or no longer matches its manifest."""
+
+
+class RollbackFailed(ProcedureError):
+    """The rollback itself failed: the target is in an unknown state and needs a human."""

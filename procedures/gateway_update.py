@@ -1,0 +1,127 @@
+"""The manual's Gateway update (Gateway アップデート手順) and its rollback, step by step.
+
+Each method is one step of ``features/gateway_update.feature``. State that the
+rollback needs (the version before, the backup) is also written to the backup
+manifest on the target, so an emergency rollback in a later run finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from procedures import backups, record
+from procedures.config import GatewayChange
+from procedures.drivers.gateway import Gateway
+from procedures.errors import ConfigError, VerificationFailed
+
+
+@dataclass
+class GatewayUpdate:
+    gateway: Gateway
+    change: GatewayChange | None
+    version_before: str | None = None
+    backup: backups.Backup | None = None
+    target_version: str | None = None
+    prepared: bool = False
+    changed: bool = False
+
+    def nothing_to_undo(self) -> bool:
+        """True when this run stopped during preparation, before touching the target.
+
+        An emergency rollback (a fresh run) never prepared, so it always acts.
+        """
+        if self.prepared and not self.changed:
+            record.text("rollback", "the procedure stopped before changing anything: nothing to undo")
+            return True
+        return False
+
+    # -- 事前準備 (preparation) -----------------------------------------------------
+    def check_serving(self) -> None:
+        self.prepared = True
+        health = self.gateway.health()
+        if not health.serving:
+            raise VerificationFailed("the gateway is not serving before the update; fix that first")
+
+    def record_version(self) -> str:
+        self.version_before = self.gateway.version()
+        record.data("version before", {"version": self.version_before})
+        return self.version_before
+
+    def take_backup(self) -> backups.Backup:
+        self.backup = self.gateway.backup({"version_before": self.version_before,
+                                           "release": self.change.release if self.change else None})
+        self.gateway.retire_leftovers(self.backup)
+        return self.backup
+
+    # -- アップデート実行 (update) ------------------------------------------------------
+    def stage(self) -> str:
+        if self.change is None:
+            raise ConfigError("the plan has no changes.gateway: nothing to install")
+        self.changed = True
+        staged = self.gateway.stage(self.change.release)
+        if self.change.version and staged != self.change.version:
+            raise VerificationFailed(f"the staged release reports {staged}, the plan expects {self.change.version}")
+        self.target_version = staged
+        record.data("versions", {"before": self.version_before, "staged": staged})
+        return staged
+
+    def test_staged_config(self) -> None:
+        self.gateway.config_test(self.gateway.staging)
+
+    def stop_old(self) -> None:
+        self.gateway.stop()
+
+    def swap_in(self) -> None:
+        self.gateway.swap_in()
+
+    def start(self) -> None:
+        self.gateway.start()
+
+    # -- 動作確認 (verification) ---------------------------------------------------
+    def verify_new_version(self) -> None:
+        if not self.target_version:
+            raise VerificationFailed("no release was staged, so there is no version to expect")
+        self.gateway.wait_serving(self.target_version)
+        record.data("versions", {"before": self.version_before, "after": self.target_version})
+
+    # -- ロールバック (rollback) ----------------------------------------------------
+    def _recorded_backup(self) -> backups.Backup:
+        if self.backup is None:
+            self.backup = backups.latest(self.gateway.host, self.gateway.path(self.gateway.c.backups_dir), "gateway")
+        return self.backup
+
+    def stop_new(self) -> None:
+        """Stop the gateway only if it is the new release; the old one is never stopped for nothing."""
+        if self.nothing_to_undo():
+            return
+        if self.gateway.swapped_in():
+            self.gateway.stop()
+        else:
+            record.text("stop the new gateway", "the new release was never swapped in: the live gateway stays up")
+
+    def swap_back(self) -> None:
+        if not self.nothing_to_undo():
+            self.gateway.swap_back()
+
+    def start_previous(self) -> None:
+        if not self.nothing_to_undo():
+            self.gateway.start()
+
+    def verify_previous_version(self) -> None:
+        if self.nothing_to_undo():
+            return
+        backup = self._recorded_backup()
+        expected = self.version_before or backup.facts.get("version_before")
+        if not expected:
+            raise VerificationFailed(f"backup {backup.path} does not record the version before the update")
+        self.gateway.wait_serving(expected)
+
+    def verify_config_matches_backup(self) -> None:
+        if self.nothing_to_undo():
+            return
+        backup = self._recorded_backup()
+        backup.verify(self.gateway.host)
+        difference = backups.first_difference(backup.files, self.gateway.snapshot())
+        if difference:
+            raise VerificationFailed(f"the live configuration differs from backup {backup.path}: {difference}")
+        record.data("live configuration matches the backup", {"backup": backup.path, "files": len(backup.files)})

@@ -1,0 +1,43 @@
+"""The ``Host`` facade: the one way procedures touch a machine.
+
+Every command goes through ``Host.run``, which puts the command and its output
+in the record. Drivers receive a Host and never build a transport themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from procedures import record
+from procedures.transports import get_transport
+
+if TYPE_CHECKING:
+    from procedures.commands import CommandResult
+    from procedures.config import HostSpec
+    from procedures.transports.base import Transport
+
+
+class Host:
+    """A machine named in the inventory.
+
+    >>> host.run("nginx -v", check=False).stderr   # doctest: +SKIP
+    'nginx version: openresty/1.25.3.1'
+    """
+
+    def __init__(self, name: str, spec: HostSpec, transport: Transport | None = None) -> None:
+        self.name = name
+        self.spec = spec
+        self.transport = transport or get_transport(name, spec)
+
+    def run(self, command: str, *, check: bool = True, timeout: float | None = None,
+            reason: str = "") -> CommandResult:
+        """Run a shell command; with ``check``, a non-zero exit raises CommandFailed."""
+        result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
+        record.command(result)
+        return result.check(reason) if check else result
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"Host({self.name!r}, {self.spec.transport})"

@@ -1,0 +1,40 @@
+"""``python -m procedures.lab up|down|status|fault NAME``: manage the lab by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from procedures.lab import Lab
+from procedures.lab.gateway import FAULTS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab", description="The local Flatnet lab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="build what is missing and start what is stopped")
+    down = sub.add_parser("down", help="stop every lab process and remove the lab")
+    down.add_argument("--keep", action="store_true", help="keep the lab's files")
+    sub.add_parser("status", help="print the lab's state as JSON")
+    fault = sub.add_parser("fault", help="make the plan install a faulty release")
+    fault.add_argument("name", choices=[*FAULTS, "none"])
+    args = parser.parse_args(argv)
+
+    lab = Lab.default()
+    if args.command == "up":
+        lab.up()
+        print(f"lab up: inventory {lab.inventory_path}")
+    elif args.command == "down":
+        lab.down(purge=not args.keep)
+        print("lab down")
+    elif args.command == "status":
+        print(json.dumps(lab.status(), indent=2))
+    else:
+        lab.up().use_fault(None if args.name == "none" else args.name)
+        print(f"plan now installs the {args.name} release: {lab.plan_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

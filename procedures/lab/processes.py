@@ -1,0 +1,71 @@
+"""Finding and stopping the lab's own processes, by PID only.
+
+A process belongs to the lab when its command line names the lab's root
+folder (every lab server is started with a path inside it). Nothing else is
+ever signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def owned_pids(root: Path) -> list[int]:
+    """PIDs of live processes whose command line mentions ``root``, and their descendants.
+
+    Descendants matter because nginx rewrites its workers' titles.
+    """
+    marker = str(root).encode()
+    table = _process_table()
+    owned = {pid for pid, (_, cmdline) in table.items() if marker in cmdline and pid != os.getpid()}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _) in table.items() if ppid in owned} - owned
+        owned |= children
+        grew = bool(children)
+    return sorted(pid for pid in owned if alive(pid))
+
+
+def _process_table() -> dict[int, tuple[int, bytes]]:
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        table[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    return table
+
+
+def alive(pid: int) -> bool:
+    """True for a running process; zombies count as gone (PID 1 here reaps late)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def terminate(pids: list[int], *, grace: float = 5.0) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.02)
+    for pid in pids:
+        if alive(pid):
+            _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

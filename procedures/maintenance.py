@@ -1,0 +1,43 @@
+"""One maintenance run: the validated inventory and plan, and the hosts they name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from procedures.config import Inventory, Plan, load_inventory, load_plan
+from procedures.drivers.gateway import Gateway
+from procedures.errors import ConfigError
+from procedures.host import Host
+
+
+@dataclass
+class Maintenance:
+    """Everything a procedure needs to find its targets; built once per pytest session."""
+
+    inventory: Inventory
+    plan: Plan
+    inventory_path: Path
+    plan_path: Path
+    _hosts: dict[str, Host] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, inventory_path: Path, plan_path: Path) -> Maintenance:
+        """Validate both files completely; raises ConfigError before anything has run."""
+        return cls(load_inventory(inventory_path), load_plan(plan_path), inventory_path, plan_path)
+
+    def host(self, name: str) -> Host:
+        if name not in self._hosts:
+            self._hosts[name] = Host(name, self.inventory.hosts[name])
+        return self._hosts[name]
+
+    def gateway(self) -> Gateway:
+        component = self.inventory.components.gateway
+        if component is None:
+            raise ConfigError(f"{self.inventory_path}: no components.gateway in the inventory")
+        return Gateway(self.host(component.host), component)
+
+    def close(self) -> None:
+        for host in self._hosts.values():
+            host.close()
+        self._hosts.clear()

@@ -1,0 +1,129 @@
+"""The pytest plugin: feature collection, target selection, rollback, and the record.
+
+Each hook here is a one-line call into the module that owns the subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from procedures.maintenance import Maintenance
+from procedures.plugin import collect, reporting, rollback, target
+
+FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    target.add_options(parser)
+    parser.getgroup("flatnet").addoption(
+        "--run-rollback", metavar="ID", default=None,
+        help="emergency rollback: run only the rollback scenario tagged @id:<ID>")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (("rollback", "rollback(id): the scenario's rollback, run if a step fails"),
+                       ("id", "id(name): a scenario's stable name"),
+                       (rollback.PROCEDURE_TAG, "a rollback scenario; runs only when triggered")):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    config.pluginmanager.register(RunObserver(config), "flatnet-run-observer")
+    reporting.default_results_dir(config)
+    reporting.install_log_redaction()
+    target.validate_given(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    return collect.collect_file(file_path, parent)
+
+
+def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[..., Any] | None:
+    """``@k:v`` becomes ``pytest.mark.k("v")``: colon names cannot be registered as markers."""
+    if tag in {"xfail", "skip"}:
+        raise pytest.UsageError(f"@{tag} would hide a failed procedure and its rollback; remove the tag")
+    if ":" not in tag:
+        return None
+    name, value = tag.split(":", 1)
+    getattr(pytest.mark, name)(value)(function)
+    return function
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rollback.select(items, config, config.getoption("run_rollback"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                          exception: BaseException, **_: Any) -> None:
+    rollback.on_step_failure(request, feature, scenario, step, exception, FEATURES_DIR)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                                      exception: BaseException) -> None:
+    rollback.on_step_failure(request, feature, scenario, step, exception, FEATURES_DIR)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> Generator[None]:
+    error = rollback.after_scenario(request, feature, scenario)
+    yield
+    if error is not None:
+        raise error
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_step_call(request: pytest.FixtureRequest, step: Any, step_func_args: dict[str, Any],
+                                **_: Any) -> None:
+    reporting.clean_step_parameters(request.config, step, step_func_args)
+
+
+class RunObserver:
+    """Sees every report (also those from xdist workers) and closes the run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.environment: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        rollback.collect_report(report, self.config)
+        for name, value in report.user_properties:
+            if name.startswith("env:"):
+                self.environment[name.removeprefix("env:")] = str(value)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        reporting.write_environment(self.config, self.environment)
+        if rollback.failed_rollbacks(self.config):
+            session.exitstatus = rollback.EXIT_ROLLBACK_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        failed = rollback.failed_rollbacks(self.config)
+        if failed:
+            terminalreporter.section("ROLLBACK FAILED", sep="!", red=True, bold=True)
+            for nodeid, message in failed:
+                terminalreporter.line(f"{nodeid}: {message}", red=True, bold=True)
+            terminalreporter.line("The target is in an unknown state: a human must take over now.", red=True)
+        results = self.config.option.allure_report_dir
+        if results and not hasattr(self.config, "workerinput"):
+            terminalreporter.line(f"maintenance record (Allure results): {results}")
+
+
+@pytest.fixture
+def maintenance(request: pytest.FixtureRequest) -> Maintenance:
+    """The validated inventory and plan of this run (the lab's when none was given)."""
+    m = target.maintenance(request.config)
+    for key, value in (("target", m.inventory.name), ("inventory", str(m.inventory_path)),
+                       ("plan", f"{m.plan.id} ({m.plan_path})")):
+        request.node.user_properties.append((f"env:{key}", value))
+    return m
+
+
+@pytest.fixture
+def record_environment(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Add a key to the run's environment.properties (travels from xdist workers too)."""
+    return lambda key, value: request.node.user_properties.append((f"env:{key}", value))
+

@@ -1,0 +1,188 @@
+"""The rollback engine: a failing procedure runs its rollback inside the same test.
+
+A procedure scenario names its rollback with a tag, ``@rollback:<id>``; the
+rollback scenario carries ``@rollback-procedure @id:<id>``. When any step of
+the procedure fails, the rollback's steps run right there, nested under a
+``ROLLBACK`` step in the record, sharing the procedure's fixtures. Running
+inside the failing test is what makes this immune to ``-k``, ``-x``,
+``--maxfail`` and xdist scheduling.
+
+Rollback scenarios are deselected unless asked for by ``--run-rollback <id>``
+(the emergency rollback). A rollback that fails turns the test into an error
+(``RollbackFailed``), prints a ROLLBACK FAILED summary and makes pytest exit
+with ``EXIT_ROLLBACK_FAILED``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import allure
+import pytest
+from _pytest.fixtures import call_fixture_func
+from _pytest.outcomes import Failed
+from pytest_bdd.compat import inject_fixture
+from pytest_bdd.feature import get_features
+from pytest_bdd.scenario import get_step_function, parse_step_arguments
+from pytest_bdd.utils import get_required_args
+
+from procedures.errors import RollbackFailed
+
+if TYPE_CHECKING:
+    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+
+EXIT_ROLLBACK_FAILED = 12
+PROCEDURE_TAG = "rollback-procedure"
+LINK_PREFIX = "rollback:"
+ID_PREFIX = "id:"
+
+FAILURE = pytest.StashKey[tuple["Step", BaseException]]()
+ROLLBACK_ERROR = pytest.StashKey[RollbackFailed]()
+DONE = pytest.StashKey[set[str]]()
+FAILED_ROLLBACKS = pytest.StashKey[list[tuple[str, str]]]()
+
+
+def scenario_tags(feature: Feature, scenario: Scenario | ScenarioTemplate) -> set[str]:
+    rule_tags = scenario.rule.tags if scenario.rule else set()
+    return set(scenario.tags) | set(feature.tags) | set(rule_tags)
+
+
+def is_rollback(tags: set[str]) -> bool:
+    return PROCEDURE_TAG in tags
+
+
+def rollback_id(tags: set[str]) -> str | None:
+    return next((t.removeprefix(ID_PREFIX) for t in tags if t.startswith(ID_PREFIX)), None)
+
+
+def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario | ScenarioTemplate,
+                    step: Step, exception: BaseException, features_dir: str) -> None:
+    """Run the linked rollbacks now, while the failed step is still open in the record.
+
+    That nests the rollback under the failure. Its outcome is kept for
+    ``after_scenario``, which decides how the test ends.
+    """
+    request.node.stash.setdefault(FAILURE, (step, exception))
+    tags = scenario_tags(feature, scenario)
+    if is_rollback(tags):
+        return
+    done = request.node.stash.setdefault(DONE, set())
+    for link in sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX)):
+        if link in done:
+            continue
+        done.add(link)
+        try:
+            run_rollback(request, find_rollback(feature, link, features_dir), step, exception)
+        except RollbackFailed as exc:
+            request.node.stash[ROLLBACK_ERROR] = exc
+            _mark_failed(request, str(exc))
+            return
+        request.node.user_properties.append(("rollback", f"{link}: passed"))
+
+
+def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario) -> BaseException | None:
+    """What the test must raise now: the rollback's failure, or the rolled-back procedure's."""
+    tags = scenario_tags(feature, scenario)
+    failure = request.node.stash.get(FAILURE, None)
+    if is_rollback(tags):
+        if failure is not None:  # an emergency rollback run by hand failed
+            _mark_failed(request, f"{scenario.name}: {failure[1]!r}")
+        return None
+    links = sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX))
+    if failure is None:
+        for link in links:
+            with allure.step(f"ROLLBACK {link}: not needed, every step passed"):
+                pass
+        return None
+    error = request.node.stash.get(ROLLBACK_ERROR, None)
+    if error is not None:
+        return error
+    step, exc = failure
+    done = ", ".join(sorted(request.node.stash.get(DONE, set()))) or "none linked"
+    return Failed(f"procedure failed at {step.keyword} {step.name}: {type(exc).__name__}: {exc}\n"
+                  f"rolled back ({done}): every rollback step passed", pytrace=False)
+
+
+def find_rollback(feature: Feature, link: str, features_dir: str) -> ScenarioTemplate:
+    """The rollback scenario tagged ``@id:<link>``: in the same feature first, then any feature."""
+    candidates = [feature, *get_features([features_dir])]
+    for candidate in candidates:
+        for template in candidate.scenarios.values():
+            tags = scenario_tags(candidate, template)
+            if is_rollback(tags) and rollback_id(tags) == link:
+                return template
+    raise RollbackFailed(f"no scenario tagged @{PROCEDURE_TAG} @{ID_PREFIX}{link} in {feature.filename} "
+                         f"or under {features_dir}")
+
+
+def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, failed_step: Step,
+                 cause: BaseException) -> None:
+    """Run each rollback step in order; the first one that fails fails the rollback."""
+    scenario = template.render({})
+    steps = [s for s in scenario.steps if s.background is None]
+    title = f"ROLLBACK: {scenario.name} (triggered by: {failed_step.keyword} {failed_step.name})"
+    error: tuple[Step, BaseException] | None = None
+    with contextlib.suppress(Exception, Failed), allure.step(title):
+        for step in steps:
+            if error is not None:
+                with allure.step(f"{step.keyword} {step.name} (not run)"):
+                    pass
+                continue
+            try:
+                with allure.step(f"{step.keyword} {step.name}"):
+                    _call_step(request, step)
+            except (Exception, Failed) as exc:  # noqa: PERF203 - each step's failure is recorded
+                error = (step, exc)
+        if error is not None:
+            raise error[1]
+    if error is not None:
+        raise RollbackFailed(
+            f"ROLLBACK FAILED in {scenario.name!r} at {error[0].keyword} {error[0].name}: {error[1]}\n"
+            f"(the procedure had failed at {failed_step.keyword} {failed_step.name}: {cause})"
+        ) from error[1]
+
+
+def _call_step(request: pytest.FixtureRequest, step: Step) -> None:
+    context = get_step_function(request=request, step=step)
+    if context is None:
+        raise RollbackFailed(f"no step definition matches rollback step {step.keyword} {step.name!r}")
+    kwargs: dict[str, Any] = parse_step_arguments(step=step, context=context)
+    if step.datatable is not None:
+        kwargs["datatable"] = step.datatable.raw()
+    if step.docstring is not None:
+        kwargs["docstring"] = step.docstring
+    wanted = get_required_args(context.step_func)
+    kwargs = {k: v for k, v in kwargs.items() if k in wanted}
+    kwargs |= {arg: request.getfixturevalue(arg) for arg in wanted if arg not in kwargs}
+    value = call_fixture_func(fixturefunc=context.step_func, request=request, kwargs=kwargs)
+    if context.target_fixture is not None:
+        inject_fixture(request, context.target_fixture, value)
+
+
+def _mark_failed(request: pytest.FixtureRequest, message: str) -> None:
+    request.node.user_properties.append(("rollback", f"FAILED: {message}"))
+    allure.dynamic.tag("ROLLBACK-FAILED")
+
+
+def select(items: list[pytest.Item], config: pytest.Config, wanted: str | None) -> None:
+    """Drop rollback scenarios from the run, or keep only the one asked for by name."""
+    keep, drop = [], []
+    for item in items:
+        is_rb = item.get_closest_marker(PROCEDURE_TAG) is not None
+        ids = {m.args[0] for m in item.iter_markers("id") if m.args}
+        selected = (is_rb and wanted in ids) if wanted else not is_rb
+        (keep if selected else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def collect_report(report: pytest.TestReport, config: pytest.Config) -> None:
+    for name, value in report.user_properties:
+        if name == "rollback" and str(value).startswith("FAILED") and report.when == "call":
+            config.stash.setdefault(FAILED_ROLLBACKS, []).append((report.nodeid, str(value)))
+
+
+def failed_rollbacks(config: pytest.Config) -> list[tuple[str, str]]:
+    return config.stash.get(FAILED_ROLLBACKS, [])

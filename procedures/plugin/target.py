@@ -1,0 +1,75 @@
+"""Which inventory and plan a run uses: given ones are validated at start-up,
+otherwise the lab is started (once, under a lock) and its generated files used."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from procedures.config import load_plan
+from procedures.errors import ConfigError
+from procedures.lab import Lab
+from procedures.maintenance import Maintenance
+
+INVENTORY_ENV = "FLATNET_INVENTORY"
+PLAN_ENV = "FLATNET_PLAN"
+MAINTENANCE = pytest.StashKey[Maintenance]()
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flatnet", "flatnet maintenance")
+    group.addoption("--inventory", metavar="PATH", default=os.environ.get(INVENTORY_ENV),
+                    help=f"inventory YAML (or ${INVENTORY_ENV}); default: the lab")
+    group.addoption("--plan", metavar="PATH", default=os.environ.get(PLAN_ENV),
+                    help=f"maintenance plan YAML (or ${PLAN_ENV}); default: the lab's plan")
+    group.addoption("--lab-fault", metavar="NAME", default=None,
+                    help="lab only: install a faulty release (bad-config, lua-error, unhealthy, stuck-stop)")
+
+
+def validate_given(config: pytest.Config) -> None:
+    """Refuse bad inventory or plan files before a single test runs."""
+    inventory, plan = config.getoption("inventory"), config.getoption("plan")
+    if inventory and not plan:
+        raise pytest.UsageError("--inventory needs a --plan that says what to change")
+    if inventory and config.getoption("lab_fault"):
+        raise pytest.UsageError("--lab-fault only applies to the lab, not to --inventory")
+    try:
+        if inventory:
+            config.stash[MAINTENANCE] = Maintenance.load(Path(inventory), Path(plan))
+        elif plan:
+            load_plan(Path(plan))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def maintenance(config: pytest.Config) -> Maintenance:
+    """The run's Maintenance, starting the lab on first use when no inventory was given."""
+    if MAINTENANCE not in config.stash:
+        lab = Lab.default()
+        with _lab_lock(lab):
+            lab.up()
+            fault = config.getoption("lab_fault")
+            if fault is not None:
+                lab.use_fault(None if fault == "none" else fault)
+        plan = config.getoption("plan")
+        config.stash[MAINTENANCE] = Maintenance.load(lab.inventory_path, Path(plan) if plan else lab.plan_path)
+    return config.stash[MAINTENANCE]
+
+
+class _lab_lock:
+    """An exclusive file lock, so that xdist workers start one lab, not several."""
+
+    def __init__(self, lab: Lab) -> None:
+        lab.root.parent.mkdir(parents=True, exist_ok=True)
+        self._path = lab.root.parent / f".{lab.root.name}.lock"
+
+    def __enter__(self) -> None:
+        self._fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)

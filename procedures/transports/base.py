@@ -1,0 +1,32 @@
+"""The one small contract every transport implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procedures.commands import CommandResult
+    from procedures.config import HostSpec
+
+
+class Transport(ABC):
+    """Runs one command on one host, with a deadline, and reports what happened.
+
+    A transport never raises for a non-zero exit code (that is the caller's
+    judgement); it raises ``TransportError`` when the command could not run and
+    ``CommandTimeout`` when it outlived ``timeout``.
+    """
+
+    def __init__(self, name: str, spec: HostSpec) -> None:
+        self.name = name
+        self.spec = spec
+
+    @abstractmethod
+    def run(self, command: str, *, timeout: float) -> CommandResult: ...
+
+    def close(self) -> None:
+        """Release connections; the default transport holds none."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"

@@ -1,0 +1,67 @@
+"""POSIX hosts, locally or over ssh, through testinfra's backends.
+
+testinfra's backends have no deadline of their own, so every command is wrapped
+in coreutils ``timeout`` on the target: the target kills what overruns, and the
+transport reports ``CommandTimeout`` instead of hanging the run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any
+
+from testinfra.backend import get_backend
+
+from procedures.commands import CommandResult, sh
+from procedures.errors import CommandTimeout, TransportError
+from procedures.transports.base import Transport
+
+if TYPE_CHECKING:
+    from testinfra.backend.base import BaseBackend
+
+# coreutils timeout: 124 when the deadline hit, 137 when the KILL after the grace period was needed.
+_TIMED_OUT = {124, 137}
+_KILL_GRACE_SECONDS = 3
+
+
+class _PosixTransport(Transport):
+    _backend: BaseBackend
+
+    def run(self, command: str, *, timeout: float) -> CommandResult:
+        wrapped = f"timeout -k {_KILL_GRACE_SECONDS} {timeout:g} " + sh("sh", "-c", command)
+        started = time.monotonic()
+        try:
+            out = self._backend.run(wrapped)
+        except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+            raise TransportError(f"{self.name}: could not run a command: {exc}") from exc
+        result = CommandResult(command, out.rc, out.stdout, out.stderr, time.monotonic() - started, self.name)
+        if out.rc in _TIMED_OUT:
+            raise CommandTimeout(f"{self.name}: `{command}` did not finish within {timeout:g}s and was killed")
+        return result
+
+
+class LocalTransport(_PosixTransport):
+    """Commands on this machine (the lab's default)."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        super().__init__(name, spec)
+        self._backend = get_backend("local://")
+
+
+class SshTransport(_PosixTransport):
+    """Commands over OpenSSH, key-based, in batch mode, without a lingering control master."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        super().__init__(name, spec)
+        options = ["-o BatchMode=yes", "-o IdentitiesOnly=yes", "-o LogLevel=ERROR"]
+        if spec.known_hosts_file:
+            options += [f"-o UserKnownHostsFile={spec.known_hosts_file}", "-o StrictHostKeyChecking=yes"]
+        port = f":{spec.port}" if spec.port else ""
+        self._backend = get_backend(
+            f"ssh://{spec.user}@{spec.address}{port}",
+            ssh_identity_file=str(spec.identity_file) if spec.identity_file else None,
+            timeout=int(spec.connect_timeout),
+            controlpersist=0,
+            ssh_extra_args=" ".join(options),
+        )

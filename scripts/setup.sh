@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian 12 machine, as root: Debian packages, the
+# Python venv, and Allure Report 3 from npm. Each part is skipped when done.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+DEBS=(
+  nginx libnginx-mod-http-lua lua-cjson luajit2   # the lab gateway (nginx + Lua) and the Lua syntax check
+  openssh-server openssh-client                   # ssh transport tests against a throwaway sshd
+  busybox iproute2 procps coreutils               # lab tooling
+  python3 python3-venv nodejs npm                 # the suite and Allure 3
+)
+
+missing=()
+for pkg in "${DEBS[@]}"; do
+  case "$pkg" in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# node/npm may come from elsewhere than Debian (a newer build); accept them if present.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  # Never let a package start its service (nginx on :80, sshd on :22): the lab starts its own.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
+  trap '[ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+want=$(stamp pyproject.toml)
+if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$want" ]; then
+  echo "setup: building .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -e . 
+  echo "$want" > .venv/.setup-stamp
+fi
+
+want=$(stamp package.json package-lock.json)
+if [ "$(cat node_modules/.setup-stamp 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Allure Report 3 (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" > node_modules/.setup-stamp
+fi

@@ -1,0 +1,89 @@
+"""Steps of the Gateway update (features/gateway_update.feature)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from pytest_bdd import given, then, when
+
+from procedures.gateway_update import GatewayUpdate
+from procedures.maintenance import Maintenance
+
+
+@pytest.fixture
+def gateway_update(maintenance: Maintenance, record_environment: Callable[[str, str], None]) -> Iterator[GatewayUpdate]:
+    update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway)
+    yield update
+    record_environment("gateway.version.before", update.version_before or "unknown")
+    record_environment("gateway.version.target", update.target_version or "not staged")
+
+
+@given("the gateway is serving")
+def gateway_serving(gateway_update: GatewayUpdate) -> None:
+    gateway_update.check_serving()
+
+
+@given("the current gateway version is recorded")
+def current_version(gateway_update: GatewayUpdate) -> None:
+    gateway_update.record_version()
+
+
+@given("the gateway configuration is backed up with a manifest")
+def backup(gateway_update: GatewayUpdate) -> None:
+    gateway_update.take_backup()
+
+
+@when("the new release is staged with the live site configuration")
+def stage(gateway_update: GatewayUpdate) -> None:
+    gateway_update.stage()
+
+
+@when("the staged configuration passes the config test")
+def config_test(gateway_update: GatewayUpdate) -> None:
+    gateway_update.test_staged_config()
+
+
+@when("the old gateway is stopped")
+def stop_old(gateway_update: GatewayUpdate) -> None:
+    gateway_update.stop_old()
+
+
+@when("the new release is swapped into place")
+def swap_in(gateway_update: GatewayUpdate) -> None:
+    gateway_update.swap_in()
+
+
+@when("the gateway is started")
+def start(gateway_update: GatewayUpdate) -> None:
+    gateway_update.start()
+
+
+@then("the gateway serves the new version")
+def serves_new(gateway_update: GatewayUpdate) -> None:
+    gateway_update.verify_new_version()
+
+
+@when("the new gateway is stopped")
+def stop_new(gateway_update: GatewayUpdate) -> None:
+    gateway_update.stop_new()
+
+
+@when("the previous release is moved back into place")
+def swap_back(gateway_update: GatewayUpdate) -> None:
+    gateway_update.swap_back()
+
+
+@when("the previous gateway is started")
+def start_previous(gateway_update: GatewayUpdate) -> None:
+    gateway_update.start_previous()
+
+
+@then("the gateway serves the version from before the update")
+def serves_previous(gateway_update: GatewayUpdate) -> None:
+    gateway_update.verify_previous_version()
+
+
+@then("the gateway configuration is identical to the backup")
+def config_identical(gateway_update: GatewayUpdate) -> None:
+    gateway_update.verify_config_matches_backup()

@@ -1,0 +1,55 @@
+"""Shared fixtures: throwaway labs, and running the suite's own features in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from procedures.lab import Lab
+from procedures.lab.processes import owned_pids
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A lab of its own for one test, on free ports; torn down completely afterwards."""
+    instance = Lab(tmp_path / "lab").up()
+    yield instance
+    instance.down()
+    assert owned_pids(instance.root) == [], "the lab left processes behind"
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+    results: Path
+
+    def result_files(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in self.results.glob("*-result.json")]
+
+
+def run_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                 timeout: float = 300) -> Run:
+    """``pytest features/...`` in a subprocess against ``lab``, with its own Allure results folder."""
+    results = tmp_path / f"allure-{len(list(tmp_path.glob('allure-*')))}"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
+    environment |= {"FLATNET_LAB_DIR": str(lab.root), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={results}", *args],
+        cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout,
+    )
+    return Run(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+@pytest.fixture
+def features(lab: Lab, tmp_path: Path):  # noqa: ANN201 - a small callable
+    return lambda *args, **kw: run_features(lab, tmp_path, *args, **kw)
