@@ -53,3 +53,12 @@ def run_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | Non
 @pytest.fixture
 def features(lab: Lab, tmp_path: Path):  # noqa: ANN201 - a small callable
     return lambda *args, **kw: run_features(lab, tmp_path, *args, **kw)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Sshd"]:
+    from tests.sshd import start_sshd
+
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()

@@ -1,0 +1,52 @@
+"""Both POSIX transports, one test body each (testinfra style): local, and ssh to a real sshd."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from procedures.commands import sh
+from procedures.config import HostSpec
+from procedures.errors import CommandFailed, CommandTimeout, TransportError
+from procedures.host import Host
+
+
+@pytest.fixture(params=["local", "ssh"])
+def host(request: pytest.FixtureRequest) -> Host:
+    if request.param == "local":
+        return Host("here", HostSpec(transport="local"))
+    return Host("there", HostSpec.model_validate(request.getfixturevalue("sshd").host_entry()))
+
+
+def test_output_and_exit_code(host: Host) -> None:
+    result = host.run("echo out; echo err >&2; exit 3", check=False)
+    assert (result.rc, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert result.host == host.name
+
+
+def test_a_failing_command_raises_with_its_output(host: Host) -> None:
+    with pytest.raises(CommandFailed) as error:
+        host.run("echo something broke >&2; false", reason="the check failed")
+    assert "the check failed" in str(error.value) and "something broke" in str(error.value)
+    assert error.value.result.rc == 1
+
+
+def test_quoting_survives_spaces_quotes_and_dollars(host: Host, tmp_path) -> None:
+    name = str(tmp_path / "it's a $HOME `x` file")
+    host.run(f"printf %s {sh('content')} > {sh(name)}")
+    assert host.run(f"cat {sh(name)}").stdout == "content"
+
+
+def test_a_hung_command_is_killed_at_its_deadline(host: Host) -> None:
+    started = time.monotonic()
+    with pytest.raises(CommandTimeout, match="did not finish within 1s"):
+        host.run("sleep 60", timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_an_unreachable_ssh_host_is_a_transport_error(sshd) -> None:
+    entry = sshd.host_entry() | {"port": 1, "connect_timeout": 2}
+    host = Host("nowhere", HostSpec.model_validate(entry))
+    with pytest.raises(TransportError, match="nowhere: could not run a command"):
+        host.run("true")
