@@ -10,7 +10,7 @@ import base64
 import json
 import posixpath
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from procedures import record
@@ -59,7 +59,7 @@ def tree_digest(host: Host, base: str, paths: list[str]) -> dict[str, FileEntry]
         f"cd {sh(base)} && for p in {present}; do [ -e \"$p\" ] && find \"$p\" -type f; done | LC_ALL=C sort"
         " | while IFS= read -r f; do printf '%s\\t%s\\t%s\\n' \"$(stat -c %s \"$f\")\""
         " \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" \"$f\"; done",
-        reason=f"hash files under {base}",
+        purpose=f"hash the files under {base}",
     ).stdout
     files: dict[str, FileEntry] = {}
     for line in listing.splitlines():
@@ -82,10 +82,10 @@ def first_difference(expected: dict[str, FileEntry], actual: dict[str, FileEntry
 def take(host: Host, *, source: str, paths: list[str], backups_dir: str, component: str,
          facts: dict[str, Any]) -> Backup:
     """Copy ``paths`` out of ``source`` into a new timestamped folder and prove the copy."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     dest = posixpath.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")
     copies = " && ".join(f"cp -a {sh(p)} {sh(dest + '/' + p)}" for p in paths)
-    host.run(f"mkdir -p {sh(dest)} && cd {sh(source)} && {copies}", reason="copy into the backup")
+    host.run(f"mkdir -p {sh(dest)} && cd {sh(source)} && {copies}", purpose="copy into the backup")
     backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
                     tree_digest(host, source, paths), facts)
     backup.verify(host)
@@ -98,7 +98,7 @@ def latest(host: Host, backups_dir: str, component: str) -> Backup:
     """The most recent backup of ``component`` that has a manifest."""
     found = host.run(
         f"ls -1d {sh(backups_dir)}/{component}-*/{MANIFEST} 2>/dev/null | LC_ALL=C sort | tail -n 1",
-        reason="find the latest backup",
+        purpose="find the latest backup",
     ).stdout.strip()
     if not found:
         raise BackupError(f"no {component} backup with a manifest under {backups_dir}")
@@ -106,11 +106,11 @@ def latest(host: Host, backups_dir: str, component: str) -> Backup:
 
 
 def load(host: Host, path: str) -> Backup:
-    raw = json.loads(host.run(f"cat {sh(posixpath.join(path, MANIFEST))}", reason="read the manifest").stdout)
+    raw = json.loads(host.run(f"cat {sh(posixpath.join(path, MANIFEST))}", purpose="read the backup manifest").stdout)
     raw["files"] = {name: FileEntry(**entry) for name, entry in raw["files"].items()}
     return Backup(**raw)
 
 
 def _write(host: Host, path: str, content: str) -> None:
     encoded = base64.b64encode(content.encode()).decode()
-    host.run(f"printf %s {encoded} | base64 -d > {sh(path)}", reason=f"write {path}")
+    host.run(f"printf %s {encoded} | base64 -d > {sh(path)}", purpose=f"write {path}")

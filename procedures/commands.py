@@ -27,10 +27,10 @@ class CommandResult:
     def succeeded(self) -> bool:
         return self.rc == 0
 
-    def check(self, reason: str = "") -> CommandResult:
+    def check(self, purpose: str = "") -> CommandResult:
         """Return self, or raise CommandFailed with the output tails."""
         if self.rc != 0:
-            raise CommandFailed(self, reason)
+            raise CommandFailed(self, purpose)
         return self
 
 

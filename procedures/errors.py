@@ -43,13 +43,13 @@ class CommandTimeout(TransportError):
 class CommandFailed(ProcedureError):
     """A command exited non-zero; the message shows the command and its output tails."""
 
-    def __init__(self, result: CommandResult, reason: str = "") -> None:
+    def __init__(self, result: CommandResult, purpose: str = "") -> None:
         self.result = result
-        self.reason = reason
+        self.purpose = purpose
         super().__init__(self._describe())
 
     def _describe(self) -> str:
-        head = f"{self.reason}: " if self.reason else ""
+        head = f"could not {self.purpose}: " if self.purpose else ""
         lines = [f"{head}`{self.result.command}` exited {self.result.rc}"]
         for name, text in (("stdout", self.result.stdout), ("stderr", self.result.stderr)):
             tail = text.strip().splitlines()[-10:]

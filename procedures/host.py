@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from procedures import record
+from procedures.errors import TransportError
 from procedures.transports import get_transport
 
 if TYPE_CHECKING:
@@ -30,11 +31,18 @@ class Host:
         self.transport = transport or get_transport(name, spec)
 
     def run(self, command: str, *, check: bool = True, timeout: float | None = None,
-            reason: str = "") -> CommandResult:
-        """Run a shell command; with ``check``, a non-zero exit raises CommandFailed."""
-        result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
-        record.command(result)
-        return result.check(reason) if check else result
+            purpose: str = "") -> CommandResult:
+        """Run a shell command; with ``check``, a non-zero exit raises CommandFailed.
+
+        ``purpose`` says what the command is for: it titles the evidence and the error.
+        """
+        try:
+            result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
+        except TransportError as exc:
+            record.text(f"{self.name}: {purpose or 'command'} → {type(exc).__name__}", f"$ {command}\n{exc}")
+            raise
+        record.command(result, purpose)
+        return result.check(purpose) if check else result
 
     def close(self) -> None:
         self.transport.close()

@@ -32,15 +32,15 @@ def data(name: str, value: Any) -> None:
     allure.attach(redact(body), name=redact(name), attachment_type=allure.attachment_type.JSON)
 
 
-def command(result: CommandResult) -> None:
-    """Attach a command with its exit code, duration and output."""
+def command(result: CommandResult, purpose: str = "") -> None:
+    """Attach a command with its exit code, duration and output, titled by its purpose."""
     body = (
         f"$ {result.command}\n"
         f"# host={result.host} rc={result.rc} seconds={result.seconds:.3f}\n"
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
     log.info("%s: `%s` rc=%s (%.3fs)", result.host, result.command, result.rc, result.seconds)
-    text(f"{result.host}$ {_short(result.command)} → rc {result.rc}", body)
+    text(f"{result.host}: {purpose or _short(result.command)} → rc {result.rc}", body)
 
 
 def http(method: str, url: str, request_headers: dict[str, str], status: int | None,

@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 LATEST = PROJECT / "reports" / "latest"
 _ANALYTICS = re.compile(
-    r"\s*<script async src=\"https://www\.googletagmanager\.com/[^\"]*\"></script>\s*<script>.*?</script>", re.S
+    r"\s*<script async src=\"https://www\.googletagmanager\.com/[^\"]*\"></script>\s*<script>.*?</script>", re.DOTALL
 )
 
 

@@ -39,7 +39,7 @@ want=$(stamp pyproject.toml)
 if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$want" ]; then
   echo "setup: building .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -e . 
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
   echo "$want" > .venv/.setup-stamp
 fi
 

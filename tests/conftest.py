@@ -14,6 +14,7 @@ import pytest
 
 from procedures.lab import Lab
 from procedures.lab.processes import owned_pids
+from tests.sshd import Sshd, start_sshd
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def run_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | Non
     results = tmp_path / f"allure-{len(list(tmp_path.glob('allure-*')))}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
     environment |= {"FLATNET_LAB_DIR": str(lab.root), **(env or {})}
-    proc = subprocess.run(
+    proc = subprocess.run(  # noqa: PLW1510 - the exit code is what the tests judge
         [sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={results}", *args],
         cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout,
     )
@@ -51,13 +52,12 @@ def run_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | Non
 
 
 @pytest.fixture
-def features(lab: Lab, tmp_path: Path):  # noqa: ANN201 - a small callable
+def features(lab: Lab, tmp_path: Path):
     return lambda *args, **kw: run_features(lab, tmp_path, *args, **kw)
 
 
 @pytest.fixture(scope="session")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Sshd"]:
-    from tests.sshd import start_sshd
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server

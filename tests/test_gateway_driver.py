@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_a_corrupted_backup_is_refused_naming_the_file(maint: Maintenance) -> No
     gw = maint.gateway()
     backup = gw.backup({})
     (Path(backup.path) / "lualib/flatnet/health.lua").write_text("-- tampered\n")
-    with pytest.raises(BackupError, match="lualib/flatnet/health.lua has sha256"):
+    with pytest.raises(BackupError, match=re.escape("lualib/flatnet/health.lua has sha256")):
         backup.verify(gw.host)
 
 
@@ -53,14 +54,14 @@ def test_staging_keeps_the_release_libraries_and_takes_the_site_config(lab: Lab,
     assert (staged / "conf/nginx.conf").read_bytes() == (live / "conf/nginx.conf").read_bytes()
     assert (staged / "lualib/flatnet/health.lua").read_bytes() == (live / "lualib/flatnet/health.lua").read_bytes()
     assert b"broken" in (staged / "lualib/resty/release.lua").read_bytes()  # the release's own file survived
-    with pytest.raises(CommandFailed, match="Lua syntax check failed"):
+    with pytest.raises(CommandFailed, match="could not compile every Lua module"):
         gw.config_test(gw.staging)
 
 
 def test_config_test_catches_a_build_without_the_lua_module(lab: Lab, maint: Maintenance) -> None:
     gw = maint.gateway()
     gw.stage(str(lab.releases / "openresty-1.27.1.2-bad-config"))
-    with pytest.raises(CommandFailed, match='unknown directive "lua_package_path"'):
+    with pytest.raises(CommandFailed, match=r'unknown directive "lua_package_path"'):
         gw.config_test(gw.staging)
 
 

@@ -27,8 +27,8 @@ def test_output_and_exit_code(host: Host) -> None:
 
 def test_a_failing_command_raises_with_its_output(host: Host) -> None:
     with pytest.raises(CommandFailed) as error:
-        host.run("echo something broke >&2; false", reason="the check failed")
-    assert "the check failed" in str(error.value) and "something broke" in str(error.value)
+        host.run("echo something broke >&2; false", purpose="check the widget")
+    assert "could not check the widget" in str(error.value) and "something broke" in str(error.value)
     assert error.value.result.rc == 1
 
 

@@ -77,21 +77,21 @@ class Gateway:
     # -- facts -----------------------------------------------------------------
     def version(self, folder: str | None = None) -> str:
         """The release version that ``nginx -v`` in ``folder`` (default: live) reports."""
-        out = self._nginx(folder or self.live, "-v", check=True, reason="read the version")
+        out = self._nginx(folder or self.live, "-v", check=True, purpose="read the version (nginx -v)")
         match = _VERSION.search(out.stderr + out.stdout)
         if not match:
             raise DriverError(f"cannot read a version from `nginx -v`: {out.stderr.strip()!r}")
         return match.group(1)
 
     def exists(self, path: str) -> bool:
-        return self.host.run(f"test -e {sh(path)}", check=False, reason=f"does {path} exist").rc == 0
+        return self.host.run(f"test -e {sh(path)}", check=False, purpose=f"check whether {path} exists").rc == 0
 
     def pid(self) -> int | None:
         """PID of the running master, from the pid file, if that process is alive."""
         out = self.host.run(
             f"p=$(cat {sh(self.path(self.c.pid_file))} 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null"
             " && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null && echo $p",
-            check=False, reason="is the gateway running",
+            check=False, purpose="check whether the gateway runs",
         )
         return int(out.stdout) if out.rc == 0 and out.stdout.strip().isdigit() else None
 
@@ -119,7 +119,7 @@ class Gateway:
         for folder in (self.old, self.failed):
             if self.exists(folder):
                 target = posixpath.join(backup.path, "retired-" + posixpath.basename(folder))
-                self.host.run(f"mv {sh(folder)} {sh(target)}", reason="keep a leftover folder")
+                self.host.run(f"mv {sh(folder)} {sh(target)}", purpose="keep a leftover folder in the backup")
 
     def stage(self, release: str | None) -> str:
         """Lay out the new release in the staging folder with the live site configuration.
@@ -130,7 +130,7 @@ class Gateway:
         """
         if release is not None:
             self.host.run(f"rm -rf {sh(self.staging)} && cp -a {sh(release)} {sh(self.staging)}",
-                          reason="unpack the new release")
+                          purpose="unpack the new release")
         elif not self.exists(self.staging):
             raise DriverError(f"nothing to install: no release in the plan and no {self.staging}")
         for item in self.c.site_config:
@@ -138,19 +138,19 @@ class Gateway:
             self.host.run(
                 f"if [ -d {sh(src)} ]; then mkdir -p {sh(dst)} && cp -a {sh(src)}/. {sh(dst)}/; "
                 f"else mkdir -p {sh(posixpath.dirname(dst))} && cp -a {sh(src)} {sh(dst)}; fi",
-                reason=f"copy the live {item}",
+                purpose=f"copy the live {item} into the new release",
             )
         return self.version(self.staging)
 
     def config_test(self, folder: str) -> None:
         """``nginx -t`` plus a Lua compile of every module (``nginx -t`` never compiles Lua)."""
-        self._nginx(folder, "-t", check=True, reason="the config test failed")
+        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)")
         if self.c.lua_check:
             lualib = posixpath.join(folder, "lualib")
             self.host.run(
-                f"[ ! -d {sh(lualib)} ] || find {sh(lualib)} -name '*.lua' -type f | LC_ALL=C sort | "
-                f"{{ bad=0; while IFS= read -r f; do {self.c.lua_check} \"$f\" >/dev/null || bad=1; done; exit $bad; }}",
-                reason="the Lua syntax check failed",
+                f"[ ! -d {sh(lualib)} ] || find {sh(lualib)} -name '*.lua' -type f | LC_ALL=C sort | {{ bad=0; "
+                f"while IFS= read -r f; do {self.c.lua_check} \"$f\" >/dev/null || bad=1; done; exit $bad; }}",
+                purpose="compile every Lua module (nginx -t does not)",
             )
 
     def stop(self) -> None:
@@ -158,7 +158,7 @@ class Gateway:
         if not self.is_running():
             record.text("stop", "the gateway is not running: nothing to stop")
             return
-        self._nginx(self.live, "-s", "stop", check=True, reason="the gateway refused to stop")
+        self._nginx(self.live, "-s", "stop", check=True, purpose="stop the gateway")
         self._wait(lambda: not self.is_running(), self.c.timeouts.stop, "the gateway to stop")
 
     def start(self) -> None:
@@ -166,7 +166,7 @@ class Gateway:
         if self.is_running():
             record.text("start", "the gateway is already running")
             return
-        self._nginx(self.live, check=True, reason="the gateway did not start")
+        self._nginx(self.live, check=True, purpose="start the gateway")
         self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def swap_in(self) -> None:
@@ -174,7 +174,7 @@ class Gateway:
         if self.exists(self.old):
             raise DriverError(f"{self.old} exists: a previous update was not finished")
         self.host.run(f"mv {sh(self.live)} {sh(self.old)} && mv {sh(self.staging)} {sh(self.live)}",
-                      reason="swap the new release in")
+                      purpose="swap the new release in")
 
     def swap_back(self) -> bool:
         """live → failed, old → live; False (and no change) when no swap happened."""
@@ -182,7 +182,7 @@ class Gateway:
             record.text("swap back", f"{self.old} does not exist: the new release was never swapped in")
             return False
         self.host.run(f"rm -rf {sh(self.failed)} && mv {sh(self.live)} {sh(self.failed)} && "
-                      f"mv {sh(self.old)} {sh(self.live)}", reason="put the previous release back")
+                      f"mv {sh(self.old)} {sh(self.live)}", purpose="put the previous release back")
         return True
 
     def swapped_in(self) -> bool:
@@ -208,10 +208,10 @@ class Gateway:
         return backups.tree_digest(self.host, folder or self.live, list(self.c.backup_paths))
 
     # -- primitives ------------------------------------------------------------
-    def _nginx(self, folder: str, *args: str, check: bool, reason: str) -> Any:
+    def _nginx(self, folder: str, *args: str, check: bool, purpose: str) -> Any:
         binary = posixpath.join(folder, self.c.binary)
         command = f"cd {sh(folder)} && {sh(binary, *self.c.nginx_args, *args)}"
-        return self.host.run(command, check=check, reason=reason)
+        return self.host.run(command, check=check, purpose=purpose)
 
     def _probe(self, check: HealthCheck) -> Reply | None:
         token = Secret.from_env(check.token_env) if check.token_env else None

@@ -101,7 +101,8 @@ class Lab:
     # -- files ---------------------------------------------------------------
     def _build(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        state = LabState(*_free_ports(2))
+        http_port, api_port = _free_ports(2)
+        state = LabState(http_port=http_port, api_port=api_port)
         for sub in ("logs", "backups"):
             (self.flatnet / sub).mkdir(parents=True, exist_ok=True)
         releases = [gateway.Release(gateway.CURRENT_VERSION), gateway.Release(gateway.NEW_VERSION)]

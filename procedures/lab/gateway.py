@@ -2,7 +2,8 @@
 
 Each release folder holds a launcher (the LAB STAND-IN for OpenResty's
 ``nginx.exe``: it runs Debian's nginx with the release folder as prefix and
-answers ``-v`` with the release version), the release's own Lua library and a default ``conf/``. Site configuration (``conf/nginx.conf`` and
+answers ``-v`` with the release version), the release's own Lua library
+and a default ``conf/``. Site configuration (``conf/nginx.conf`` and
 ``lualib/flatnet``) lives in the live install, as on a real Flatnet host.
 
 Faulty releases model what goes wrong with a real upgrade:
@@ -28,7 +29,8 @@ _MODULES = "/usr/lib/nginx/modules"
 _ALL_MODULES = f"load_module {_MODULES}/ndk_http_module.so; load_module {_MODULES}/ngx_http_lua_module.so;"
 _NO_LUA = f"load_module {_MODULES}/ndk_http_module.so;"
 _STOP_GUARD = """case " $* " in
-  *" -s stop "*) echo "nginx: [alert] kill($(cat "$here/../logs/nginx.pid"), 15) failed (1: Operation not permitted)" >&2; exit 1 ;;
+  *" -s stop "*) echo "nginx: [alert] kill($(cat "$here/../logs/nginx.pid"), 15) failed" \\
+                    "(1: Operation not permitted)" >&2; exit 1 ;;
 esac
 """
 

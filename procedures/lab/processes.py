@@ -7,6 +7,7 @@ ever signalled.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -65,7 +66,5 @@ def terminate(pids: list[int], *, grace: float = 5.0) -> None:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

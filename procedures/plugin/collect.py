@@ -21,7 +21,7 @@ class FeatureFile(pytest.Module):
         module = types.ModuleType(f"feature_{self.path.stem}")
         module.__file__ = str(self.path)
         code = f"from pytest_bdd import scenarios\nscenarios({str(self.path)!r})\n"
-        exec(compile(code, str(self.path), "exec"), module.__dict__)  # noqa: S102 - our own two lines
+        exec(compile(code, str(self.path), "exec"), module.__dict__)
         return module
 
 

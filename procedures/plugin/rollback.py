@@ -95,13 +95,14 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
             with allure.step(f"ROLLBACK {link}: not needed, every step passed"):
                 pass
         return None
-    error = request.node.stash.get(ROLLBACK_ERROR, None)
+    error: RollbackFailed | None = request.node.stash.get(ROLLBACK_ERROR, None)
     if error is not None:
         return error
     step, exc = failure
     done = ", ".join(sorted(request.node.stash.get(DONE, set()))) or "none linked"
-    return Failed(f"procedure failed at {step.keyword} {step.name}: {type(exc).__name__}: {exc}\n"
+    rolled_back: BaseException = Failed(f"procedure failed at {step.keyword} {step.name}: {type(exc).__name__}: {exc}\n"
                   f"rolled back ({done}): every rollback step passed", pytrace=False)
+    return rolled_back
 
 
 def find_rollback(feature: Feature, link: str, features_dir: str) -> ScenarioTemplate:
@@ -132,7 +133,7 @@ def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, fai
             try:
                 with allure.step(f"{step.keyword} {step.name}"):
                     _call_step(request, step)
-            except (Exception, Failed) as exc:  # noqa: PERF203 - each step's failure is recorded
+            except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the rollback
                 error = (step, exc)
         if error is not None:
             raise error[1]
@@ -162,12 +163,13 @@ def _call_step(request: pytest.FixtureRequest, step: Step) -> None:
 
 def _mark_failed(request: pytest.FixtureRequest, message: str) -> None:
     request.node.user_properties.append(("rollback", f"FAILED: {message}"))
-    allure.dynamic.tag("ROLLBACK-FAILED")
+    allure.dynamic.tag("ROLLBACK-FAILED")  # type: ignore[no-untyped-call]
 
 
 def select(items: list[pytest.Item], config: pytest.Config, wanted: str | None) -> None:
     """Drop rollback scenarios from the run, or keep only the one asked for by name."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         is_rb = item.get_closest_marker(PROCEDURE_TAG) is not None
         ids = {m.args[0] for m in item.iter_markers("id") if m.args}

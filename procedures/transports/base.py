@@ -25,7 +25,7 @@ class Transport(ABC):
     @abstractmethod
     def run(self, command: str, *, timeout: float) -> CommandResult: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most transports hold nothing
         """Release connections; the default transport holds none."""
 
     def __repr__(self) -> str:
