@@ -7,7 +7,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 DEBS=(
   nginx libnginx-mod-http-lua lua-cjson luajit2   # the lab gateway (nginx + Lua) and the Lua syntax check
   openssh-server openssh-client                   # ssh transport tests against a throwaway sshd
-  busybox iproute2 procps coreutils               # lab tooling
+  busybox-static iproute2 procps coreutils        # lab tooling (static busybox also builds lab images)
   python3 python3-venv nodejs npm                 # the suite and Allure 3
 )
 

@@ -114,11 +114,12 @@ def test_a_failing_step_runs_the_rollback_once(toy, tmp_path, monkeypatch, where
     assert failed["steps"][0]["name"].startswith("ROLLBACK: Roll back the toy")
 
 
-def test_rollback_runs_under_exitfirst(toy, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("option", ["-x", "--maxfail=1"])
+def test_rollback_runs_under_exitfirst_and_maxfail(toy, tmp_path, monkeypatch, option) -> None:
     monkeypatch.setenv("TOY_FAIL", "change")
-    result = run(toy, tmp_path, "-x")
+    result = run(toy, tmp_path, option)
     assert result.ret == 1
-    assert journal(tmp_path)[:4] == ["prepare", "change", "undo", "verify-undo"]
+    assert journal(tmp_path) == ["prepare", "change", "undo", "verify-undo"]
     result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
 
 
