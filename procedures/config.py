@@ -117,8 +117,65 @@ class GatewayComponent(_Strict):
         return value
 
 
+class ContainerService(_Strict):
+    """A compose service with an HTTP API (Prometheus, Alertmanager)."""
+
+    container: str
+    url: HttpUrl
+    ready_path: str = "/-/ready"
+
+
+class GrafanaService(_Strict):
+    url: HttpUrl
+    user: str = "admin"
+    password_env: EnvName | None = None
+    token_env: EnvName | None = None
+
+    @model_validator(mode="after")
+    def _some_credential(self) -> GrafanaService:
+        if not (self.password_env or self.token_env):
+            raise ValueError("Grafana needs password_env or token_env")
+        return self
+
+
+class LokiService(_Strict):
+    url: HttpUrl
+    ready_path: str = "/ready"
+
+
+class MonitoringTimeouts(_Strict):
+    ready: Seconds = 120
+    compose: Seconds = 300
+
+
+class MonitoringComponent(_Strict):
+    """Flatnet's podman-compose monitoring stack."""
+
+    host: str
+    compose_dir: str
+    compose_file: str = "podman-compose.yml"
+    compose_project: str | None = None
+    compose_command: str = "podman-compose"
+    environment: dict[EnvName, str] = {}
+    backups_dir: str
+    config_paths: tuple[str, ...] = ("prometheus", "alertmanager")
+    prometheus: ContainerService
+    alertmanager: ContainerService
+    grafana: GrafanaService | None = None
+    loki: LokiService | None = None
+    timeouts: MonitoringTimeouts = MonitoringTimeouts()
+
+    @field_validator("compose_dir", "backups_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not PurePosixPath(value).is_absolute():
+            raise ValueError("must be an absolute path")
+        return value.rstrip("/")
+
+
 class Components(_Strict):
     gateway: GatewayComponent | None = None
+    monitoring: MonitoringComponent | None = None
 
 
 class Inventory(_Strict):
@@ -146,8 +203,41 @@ class GatewayChange(_Strict):
     version: str | None = None
 
 
+class ConfigChange(_Strict):
+    """A folder holding the new ``prometheus/`` and ``alertmanager/`` trees, and what the served config must show."""
+
+    source: str
+    verify_contains: tuple[str, ...] = ()
+
+
+class MonitoringChange(_Strict):
+    images: dict[str, str] = {}
+    config: ConfigChange | None = None
+    dashboards: tuple[str, ...] = ()
+
+
 class Changes(_Strict):
     gateway: GatewayChange | None = None
+    monitoring: MonitoringChange | None = None
+
+
+class Matcher(_Strict):
+    """An Alertmanager v2 matcher, with the API's own field names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str
+    value: str
+    is_regex: bool = Field(False, alias="isRegex")
+    is_equal: bool = Field(True, alias="isEqual")
+
+
+class SilenceSpec(_Strict):
+    """The maintenance window's silence: scoped by matchers, always expired at the end."""
+
+    matchers: tuple[Matcher, ...]
+    duration_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 120
+    required: bool = True
 
 
 class Plan(_Strict):
@@ -155,6 +245,7 @@ class Plan(_Strict):
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     changes: Changes = Changes()
+    silence: SilenceSpec | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

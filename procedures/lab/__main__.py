@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from procedures.lab import Lab
-from procedures.lab.gateway import FAULTS
+from procedures.lab import FAULTS, PARTS, Lab
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description="The local Flatnet lab.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="build what is missing and start what is stopped")
+    up = sub.add_parser("up", help="build what is missing and start what is stopped")
+    up.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from {','.join(PARTS)}")
     down = sub.add_parser("down", help="stop every lab process and remove the lab")
     down.add_argument("--keep", action="store_true", help="keep the lab's files")
     sub.add_parser("status", help="print the lab's state as JSON")
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lab = Lab.default()
     if args.command == "up":
-        lab.up()
+        lab.up(tuple(args.parts.split(",")))
         print(f"lab up: inventory {lab.inventory_path}")
     elif args.command == "down":
         lab.down(purge=not args.keep)
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
     else:
-        lab.up().use_fault(None if args.name == "none" else args.name)
+        lab.use_fault(None if args.name == "none" else args.name)
         print(f"plan now installs the {args.name} release: {lab.plan_path}")
     return 0
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from procedures.lab.templates import render
 
 CURRENT_VERSION = "1.25.3.1"
 NEW_VERSION = "1.27.1.2"
@@ -46,10 +47,7 @@ class Release:
 
 
 def _template(name: str, **values: str) -> str:
-    text = resources.files(__package__).joinpath("gateway_files", name).read_text()
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+    return render("gateway_files", name, **values)
 
 
 def build_release(dest: Path, release: Release) -> None:

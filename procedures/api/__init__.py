@@ -1,0 +1,1 @@
+"""Thin typed clients for the monitoring APIs, on the recorded ``Http`` client."""

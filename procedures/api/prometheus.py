@@ -1,0 +1,44 @@
+"""Prometheus HTTP API: readiness, lifecycle reload, served config, queries, alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from procedures.errors import ApiError
+from procedures.http import Http, Reply
+
+
+class PrometheusClient:
+    def __init__(self, http: Http, base_url: str) -> None:
+        self.http = http
+        self.base = base_url.rstrip("/")
+
+    def ready(self) -> bool:
+        try:
+            return self.http.get(f"{self.base}/-/ready").ok
+        except ApiError:
+            return False
+
+    def reload(self) -> Reply:
+        """``POST /-/reload`` (needs ``--web.enable-lifecycle``); a 500 means the new config was rejected."""
+        return self.http.request("POST", f"{self.base}/-/reload")
+
+    def config(self) -> str:
+        """The configuration Prometheus is actually running, as YAML."""
+        return str(_data(self.http.get(f"{self.base}/api/v1/status/config"))["yaml"])
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        result = _data(self.http.get(f"{self.base}/api/v1/query", params={"query": expr}))["result"]
+        return list(result)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(_data(self.http.get(f"{self.base}/api/v1/alerts"))["alerts"])
+
+
+def _data(reply: Reply) -> dict[str, Any]:
+    body = reply.json()
+    if not reply.ok or not isinstance(body, dict) or body.get("status") != "success":
+        raise ApiError(f"Prometheus answered {reply.status}: {reply.text[:200]}", url=reply.url,
+                       status=reply.status, body=reply.text)
+    data: dict[str, Any] = body["data"]
+    return data

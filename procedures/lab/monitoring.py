@@ -1,0 +1,207 @@
+"""The lab monitoring stack: real Prometheus and Alertmanager under podman-compose.
+
+Podman runs with the lab's own configuration (see ``podman.py``). The compose
+project gets a name of its own and its network a bridge and subnet of its
+own, so that several labs can run side by side. Grafana and Loki are LAB
+STAND-INS (``standins.py``) on loopback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from procedures.lab.podman import ALERTMANAGER, PROMETHEUS, Podman
+from procedures.lab.processes import terminate
+from procedures.lab.templates import render
+
+GRAFANA_PASSWORD_ENV = "FLATNET_LAB_GRAFANA_PASSWORD"
+SERVICES = ("prometheus", "alertmanager")
+LAB_DASHBOARDS = {
+    "flatnet-overview": "Flatnet - System Overview",
+    "flatnet-gateway": "Flatnet - Gateway",
+}
+
+
+@dataclass
+class MonitoringState:
+    project: str
+    registry_port: int
+    prometheus_port: int
+    alertmanager_port: int
+    grafana_port: int
+    loki_port: int
+    subnet: str
+    bridge: str
+    grafana_password: str
+
+
+class MonitoringLab:
+    def __init__(self, root: Path, state: MonitoringState) -> None:
+        self.root = root
+        self.state = state
+        self.compose_dir = root / "monitoring"
+        self.podman = Podman(root, f"127.0.0.1:{state.registry_port}")
+
+    @classmethod
+    def new_state(cls, root: Path, ports: list[int]) -> MonitoringState:
+        digest = hashlib.sha256(str(root).encode()).hexdigest()
+        registry, prometheus, alertmanager, grafana, loki = ports
+        return MonitoringState(
+            project=f"fnlab{digest[:8]}", registry_port=registry, prometheus_port=prometheus,
+            alertmanager_port=alertmanager, grafana_port=grafana, loki_port=loki,
+            subnet=_free_subnet(int(digest[8:12], 16)), bridge=f"fnm{digest[:8]}",
+            grafana_password=secrets.token_hex(12),
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{getattr(self.state, service + '_port')}"
+
+    @property
+    def network(self) -> str:
+        return f"{self.state.project}_monitoring"
+
+    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.podman.run("podman-compose", "-p", self.state.project, *args, cwd=self.compose_dir, check=check)
+
+    # -- build ---------------------------------------------------------------------
+    def build(self) -> None:
+        self.podman.write_config()
+        (self.compose_dir / "prometheus/alerts").mkdir(parents=True, exist_ok=True)
+        (self.compose_dir / "alertmanager").mkdir(parents=True, exist_ok=True)
+        files = {
+            "podman-compose.yml": self.compose_dir / "podman-compose.yml",
+            "prometheus.yml": self.compose_dir / "prometheus/prometheus.yml",
+            "lab-alerts.yml": self.compose_dir / "prometheus/alerts/lab.yml",
+            "alertmanager.yml": self.compose_dir / "alertmanager/alertmanager.yml",
+        }
+        for name, dest in files.items():
+            dest.write_text(render("monitoring_files", name, registry=self.podman.registry,
+                                   prometheus_tag=PROMETHEUS.tag(1), alertmanager_tag=ALERTMANAGER.tag(1),
+                                   prometheus_port=self.state.prometheus_port,
+                                   alertmanager_port=self.state.alertmanager_port))
+        dashboards = self.root / "grafana-standin"
+        dashboards.mkdir(exist_ok=True)
+        for uid, title in LAB_DASHBOARDS.items():
+            (dashboards / f"{uid}.json").write_text(json.dumps(
+                {"uid": uid, "title": title, "tags": ["flatnet"], "version": 1, "schemaVersion": 38, "panels": []},
+                indent=2))
+        self.podman.start_registry()
+        for spec in (PROMETHEUS, ALERTMANAGER):
+            self.podman.build_and_push(spec)
+
+    # -- run -----------------------------------------------------------------------
+    def start(self) -> None:
+        if not self._registry_up():
+            self.podman.start_registry()
+        self._start_standins()
+        self._write_network()
+        self.compose("pull")
+        self.compose("up", "-d")
+        self.wait_ready()
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        urls = [self.url(s) + "/-/ready" for s in SERVICES] + [self.url("grafana") + "/api/health",
+                                                              self.url("loki") + "/ready"]
+        for url in urls:
+            while True:
+                try:
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"lab monitoring: {url} not ready after {seconds:g}s")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Containers, pods, volumes and the network go; then the lab's processes; then the bridge."""
+        if (self.compose_dir / "podman-compose.yml").exists():
+            self.compose("down", "-v", "-t", "2", check=False)
+        self.podman.run("podman", "rm", "--all", "--force", "--time", "2", check=False)
+        self.podman.run("podman", "network", "rm", "--force", self.network, check=False)
+        pid_file = self.root / "registry/registry.pid"
+        if pid_file.exists():
+            terminate([int(pid_file.read_text())])
+        subprocess.run(["ip", "link", "del", self.state.bridge], capture_output=True, check=False)
+
+    def inventory(self) -> dict[str, Any]:
+        return {
+            "host": "lab",
+            "compose_dir": str(self.compose_dir),
+            "compose_project": self.state.project,
+            "environment": self.podman.env,
+            "backups_dir": str(self.root / "flatnet/backups"),
+            "prometheus": {"container": "flatnet-prometheus", "url": self.url("prometheus")},
+            "alertmanager": {"container": "flatnet-alertmanager", "url": self.url("alertmanager")},
+            "grafana": {"url": self.url("grafana"), "user": "admin", "password_env": GRAFANA_PASSWORD_ENV},
+            "loki": {"url": self.url("loki")},
+        }
+
+    def _write_network(self) -> None:
+        """The compose network as a CNI conflist of our own: podman 4.3 cannot name the bridge.
+
+        No default route and no masquerading: containers reach each other and
+        the host's published loopback ports, nothing else.
+        """
+        gateway = self.state.subnet.rsplit(".", 1)[0] + ".1"
+        conflist = {
+            "cniVersion": "0.4.0",
+            "name": self.network,
+            "plugins": [
+                {"type": "bridge", "bridge": self.state.bridge, "isGateway": True, "ipMasq": False,
+                 "hairpinMode": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": self.state.subnet, "gateway": gateway}]]}},
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+                {"type": "firewall", "backend": ""},
+                {"type": "tuning"},
+                {"type": "dnsname", "domainName": "dns.podman", "capabilities": {"aliases": True}},
+            ],
+            "args": {"podman_labels": {"io.podman.compose.project": self.state.project}},
+        }
+        path = self.root / "podman/networks" / f"{self.network}.conflist"
+        path.write_text(json.dumps(conflist, indent=2))
+
+    def _registry_up(self) -> bool:
+        try:
+            return httpx.get(f"http://{self.podman.registry}/v2/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _start_standins(self) -> None:
+        env = {**os.environ, "STANDIN_GRAFANA_USER": "admin", "STANDIN_GRAFANA_PASSWORD": self.state.grafana_password}
+        for kind in ("grafana", "loki"):
+            port = getattr(self.state, f"{kind}_port")
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+                continue  # already serving
+            except httpx.HTTPError:
+                pass
+            log = (self.root / f"{kind}-standin.log").open("ab")
+            subprocess.Popen([sys.executable, "-m", "procedures.lab.standins", kind, "--port", str(port),
+                              "--state", str(self.root / f"{kind}-standin")],
+                             stdout=log, stderr=log, env=env, start_new_session=True, cwd=Path(__file__).parents[2])
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self.state)
+
+
+def _free_subnet(seed: int) -> str:
+    """A 10.89.N.0/24 that no route on this machine uses yet."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
+    for offset in range(200):
+        n = 100 + (seed + offset) % 150
+        if f"10.89.{n}." not in routes:
+            return f"10.89.{n}.0/24"
+    raise RuntimeError("no free 10.89.N.0/24 subnet for the lab")

@@ -1,0 +1,122 @@
+"""Podman for the lab: its own configuration, storage, registry and images.
+
+Everything is set through ``CONTAINERS_CONF`` and friends, so nothing under
+/etc changes. Images are built offline from Debian's binaries on a static
+busybox root, and pushed to a local ``docker-registry`` under two tags each,
+so that an image update is a real tag change and a real pull.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from procedures.lab.templates import render
+
+BUSYBOX_APPLETS = ("sh", "wget", "ping", "cat", "ls", "sleep", "echo", "grep", "ip", "nc", "true", "false")
+LIBS = ("/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """A lab image: Debian binaries on busybox, tagged ``<debian version>-lab.<n>``."""
+
+    repository: str  # e.g. prom/prometheus
+    binaries: tuple[str, ...]
+    entrypoint: str
+    version: str
+    data: tuple[str, ...] = ()  # folders the binaries read at run time
+
+    def tag(self, build: int) -> str:
+        return f"{self.version}-lab.{build}"
+
+
+PROMETHEUS = ImageSpec("prom/prometheus", ("/usr/bin/prometheus", "/usr/bin/promtool"),
+                       "/usr/bin/prometheus", "2.42.0")
+ALERTMANAGER = ImageSpec("prom/alertmanager", ("/usr/bin/prometheus-alertmanager", "/usr/bin/amtool"),
+                         "/usr/bin/prometheus-alertmanager", "0.25.0", ("/usr/share/prometheus/alertmanager",))
+BUSYBOX = ImageSpec("library/busybox", (), "/bin/sh", "1.35.0")
+
+
+class Podman:
+    """The lab's podman: commands run with the lab's configuration files."""
+
+    def __init__(self, root: Path, registry: str) -> None:
+        self.root = root
+        self.registry = registry
+        self.env = {
+            "CONTAINERS_CONF": str(root / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
+            "CONTAINERS_REGISTRIES_CONF": str(root / "registries.conf"),
+        }
+
+    def write_config(self) -> None:
+        for sub in ("tmp", "networks", "storage", "run"):
+            (self.root / "podman" / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "registry/data").mkdir(parents=True, exist_ok=True)
+        for name in ("containers.conf", "storage.conf", "registries.conf", "registry.yml"):
+            (self.root / name).write_text(render("monitoring_files", name, root=self.root, registry=self.registry))
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=cwd, env={**os.environ, **self.env}, capture_output=True, text=True,
+                              check=check, timeout=timeout)
+
+    # -- the registry ------------------------------------------------------------
+    def start_registry(self) -> None:
+        log = (self.root / "registry/registry.log").open("ab")
+        process = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(self.root / "registry.yml")],
+                                   stdout=log, stderr=log, start_new_session=True)
+        (self.root / "registry/registry.pid").write_text(str(process.pid))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://{self.registry}/v2/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the lab registry did not start on {self.registry}")
+
+    # -- images --------------------------------------------------------------------
+    def build_and_push(self, spec: ImageSpec, builds: tuple[int, ...] = (1, 2)) -> None:
+        """Import one image per build number, push each, and keep none locally (pulls are real)."""
+        context = self.root / "images" / spec.repository.replace("/", "_")
+        tarball = context.with_suffix(".tar")
+        _rootfs(context, spec.binaries, spec.data)
+        for build in builds:
+            (context / "etc/lab-image").write_text(f"{spec.repository}:{spec.tag(build)}\n")
+            with tarfile.open(tarball, "w") as tar:
+                tar.add(context, arcname=".")
+            ref = f"{self.registry}/{spec.repository}:{spec.tag(build)}"
+            self.run("podman", "import", "--change", f'ENTRYPOINT ["{spec.entrypoint}"]',
+                     "--change", f"LABEL org.opencontainers.image.version={spec.tag(build)}", str(tarball), ref)
+            self.run("podman", "push", "--quiet", ref)
+            self.run("podman", "rmi", ref)
+        tarball.unlink()
+        shutil.rmtree(context)
+
+
+def _rootfs(dest: Path, binaries: tuple[str, ...], data: tuple[str, ...]) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    for sub in ("bin", "etc", "usr/bin", "lib/x86_64-linux-gnu", "lib64", "tmp"):
+        (dest / sub).mkdir(parents=True)
+    shutil.copy("/bin/busybox", dest / "bin/busybox")
+    for applet in BUSYBOX_APPLETS:
+        (dest / "bin" / applet).symlink_to("busybox")
+    (dest / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (dest / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    for binary in binaries:
+        shutil.copy(binary, dest / binary.lstrip("/"))
+    if binaries:
+        for lib in LIBS:
+            shutil.copy(lib, dest / lib.lstrip("/"))
+    for folder in data:
+        shutil.copytree(folder, dest / folder.lstrip("/"), symlinks=True)
