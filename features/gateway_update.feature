@@ -1,6 +1,7 @@
 # The manual's "Gateway アップデート手順": preparation, update, verification,
 # and "問題発生時のロールバック". Hosts, paths, ports and the release to
 # install come from the inventory and the plan, never from this file.
+@component:gateway
 Feature: Gateway update
   The OpenResty gateway is replaced by a new release with the live site
   configuration. If any step fails, the rollback below runs at once.

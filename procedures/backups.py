@@ -94,6 +94,28 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
     return backup
 
 
+def keep(host: Host, *, contents: dict[str, str], backups_dir: str, component: str,
+         facts: dict[str, Any]) -> Backup:
+    """A backup of content fetched from an API (dashboards): written, hashed, manifest last."""
+    now = datetime.now(UTC)
+    dest = _new_folder(backups_dir, component, now)
+    host.run(f"mkdir -p {sh(dest)}", purpose="create the backup folder")
+    for name, content in contents.items():
+        _write(host, posixpath.join(dest, name), content)
+    names = sorted(contents)
+    backup = Backup(dest, component, "api", now.isoformat(timespec="seconds"), names,
+                    tree_digest(host, dest, names), facts)
+    _write(host, posixpath.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
+    record.data(f"backup manifest {dest}", backup.manifest())
+    return backup
+
+
+def read(host: Host, backup: Backup, name: str) -> str:
+    """One file's content, after the whole backup was verified against its manifest."""
+    backup.verify(host)
+    return host.run(f"cat {sh(posixpath.join(backup.path, name))}", purpose=f"read {name} from the backup").stdout
+
+
 def latest(host: Host, backups_dir: str, component: str) -> Backup:
     """The most recent backup of ``component`` that has a manifest."""
     found = host.run(
@@ -109,6 +131,10 @@ def load(host: Host, path: str) -> Backup:
     raw = json.loads(host.run(f"cat {sh(posixpath.join(path, MANIFEST))}", purpose="read the backup manifest").stdout)
     raw["files"] = {name: FileEntry(**entry) for name, entry in raw["files"].items()}
     return Backup(**raw)
+
+
+def _new_folder(backups_dir: str, component: str, now: datetime) -> str:
+    return posixpath.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")
 
 
 def _write(host: Host, path: str, content: str) -> None:

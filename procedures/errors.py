@@ -11,6 +11,7 @@ ever catch these::
     ├── CommandFailed               a command ran and exited non-zero (carries the result)
     ├── ApiError                    an HTTP exchange failed or answered an error status
     ├── DriverError                 a component is not in the state an action needs
+    ├── PreconditionFailed          the procedure may not start: nothing was changed
     ├── VerificationFailed          a check after a change did not hold
     ├── BackupError                 a backup could not be taken or does not match its manifest
     └── RollbackFailed              the rollback itself failed; the target needs a human
@@ -71,6 +72,10 @@ class ApiError(ProcedureError):
 
 class DriverError(ProcedureError):
     """A component is not in the state the requested action needs."""
+
+
+class PreconditionFailed(ProcedureError):
+    """A condition for starting the procedure does not hold; nothing was changed."""
 
 
 class VerificationFailed(ProcedureError):

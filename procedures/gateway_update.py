@@ -7,12 +7,13 @@ manifest on the target, so an emergency rollback in a later run finds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from procedures import backups, record
 from procedures.config import GatewayChange
 from procedures.drivers.gateway import Gateway
 from procedures.errors import ConfigError, VerificationFailed
+from procedures.progress import Progress
 
 
 @dataclass
@@ -22,22 +23,11 @@ class GatewayUpdate:
     version_before: str | None = None
     backup: backups.Backup | None = None
     target_version: str | None = None
-    prepared: bool = False
-    changed: bool = False
-
-    def nothing_to_undo(self) -> bool:
-        """True when this run stopped during preparation, before touching the target.
-
-        An emergency rollback (a fresh run) never prepared, so it always acts.
-        """
-        if self.prepared and not self.changed:
-            record.text("rollback", "the procedure stopped before changing anything: nothing to undo")
-            return True
-        return False
+    progress: Progress = field(default_factory=Progress)
 
     # -- 事前準備 (preparation) -----------------------------------------------------
     def check_serving(self) -> None:
-        self.prepared = True
+        self.progress.prepared = True
         health = self.gateway.health()
         if not health.serving:
             raise VerificationFailed("the gateway is not serving before the update; fix that first")
@@ -57,7 +47,7 @@ class GatewayUpdate:
     def stage(self) -> str:
         if self.change is None:
             raise ConfigError("the plan has no changes.gateway: nothing to install")
-        self.changed = True
+        self.progress.changed = True
         staged = self.gateway.stage(self.change.release)
         if self.change.version and staged != self.change.version:
             raise VerificationFailed(f"the staged release reports {staged}, the plan expects {self.change.version}")
@@ -92,7 +82,7 @@ class GatewayUpdate:
 
     def stop_new(self) -> None:
         """Stop the gateway only if it is the new release; the old one is never stopped for nothing."""
-        if self.nothing_to_undo():
+        if self.progress.nothing_to_undo():
             return
         if self.gateway.swapped_in():
             self.gateway.stop()
@@ -100,15 +90,15 @@ class GatewayUpdate:
             record.text("stop the new gateway", "the new release was never swapped in: the live gateway stays up")
 
     def swap_back(self) -> None:
-        if not self.nothing_to_undo():
+        if not self.progress.nothing_to_undo():
             self.gateway.swap_back()
 
     def start_previous(self) -> None:
-        if not self.nothing_to_undo():
+        if not self.progress.nothing_to_undo():
             self.gateway.start()
 
     def verify_previous_version(self) -> None:
-        if self.nothing_to_undo():
+        if self.progress.nothing_to_undo():
             return
         backup = self._recorded_backup()
         expected = self.version_before or backup.facts.get("version_before")
@@ -117,7 +107,7 @@ class GatewayUpdate:
         self.gateway.wait_serving(expected)
 
     def verify_config_matches_backup(self) -> None:
-        if self.nothing_to_undo():
+        if self.progress.nothing_to_undo():
             return
         backup = self._recorded_backup()
         backup.verify(self.gateway.host)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from procedures.config import Inventory, Plan, load_inventory, load_plan
 from procedures.drivers.gateway import Gateway
+from procedures.drivers.monitoring import MonitoringStack
 from procedures.errors import ConfigError
 from procedures.host import Host
 
@@ -36,6 +37,12 @@ class Maintenance:
         if component is None:
             raise ConfigError(f"{self.inventory_path}: no components.gateway in the inventory")
         return Gateway(self.host(component.host), component)
+
+    def monitoring(self) -> MonitoringStack:
+        component = self.inventory.components.monitoring
+        if component is None:
+            raise ConfigError(f"{self.inventory_path}: no components.monitoring in the inventory")
+        return MonitoringStack(self.host(component.host), component)
 
     def close(self) -> None:
         for host in self._hosts.values():

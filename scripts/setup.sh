@@ -7,6 +7,9 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 DEBS=(
   nginx libnginx-mod-http-lua lua-cjson luajit2   # the lab gateway (nginx + Lua) and the Lua syntax check
   openssh-server openssh-client                   # ssh transport tests against a throwaway sshd
+  podman podman-compose runc catatonit            # the lab monitoring stack (run with the lab's own podman config)
+  containernetworking-plugins golang-github-containernetworking-plugin-dnsname dnsmasq-base
+  docker-registry prometheus prometheus-alertmanager   # local registry; the binaries for the lab images
   busybox-static iproute2 procps coreutils        # lab tooling (static busybox also builds lab images)
   python3 python3-venv nodejs npm                 # the suite and Allure 3
 )

@@ -114,8 +114,11 @@ class Lab:
         self._save(state)
         self.write_plan()
         monitoring = self.monitoring()
-        if fault == "alertmanager-down" and monitoring is not None:
-            monitoring.podman.run("podman", "stop", "--time", "2", "flatnet-alertmanager")
+        if monitoring is not None:
+            action = "stop" if fault == "alertmanager-down" else "start"
+            monitoring.podman.run("podman", action, "flatnet-alertmanager")
+            if action == "start":
+                monitoring.wait_ready()
 
     def start_gateway(self) -> None:
         subprocess.run([str(self.flatnet / "openresty/nginx")], check=True, capture_output=True, timeout=30)

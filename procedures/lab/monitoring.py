@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import os
+import secrets
 import subprocess
 import sys
 import time

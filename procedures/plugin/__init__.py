@@ -28,6 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in (("rollback", "rollback(id): the scenario's rollback, run if a step fails"),
                        ("id", "id(name): a scenario's stable name"),
+                       ("component", "component(name): what the procedure touches (the lab starts that part)"),
                        (rollback.PROCEDURE_TAG, "a rollback scenario; runs only when triggered")):
         config.addinivalue_line("markers", f"{name}: {text}")
     config.pluginmanager.register(RunObserver(config), "flatnet-run-observer")
@@ -54,6 +55,7 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[...
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rollback.select(items, config, config.getoption("run_rollback"))
+    target.note_lab_parts(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)

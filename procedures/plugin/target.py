@@ -11,12 +11,14 @@ import pytest
 
 from procedures.config import load_plan
 from procedures.errors import ConfigError
-from procedures.lab import Lab
+from procedures.lab import PARTS, Lab
+from procedures.lab.monitoring import GRAFANA_PASSWORD_ENV
 from procedures.maintenance import Maintenance
 
 INVENTORY_ENV = "FLATNET_INVENTORY"
 PLAN_ENV = "FLATNET_PLAN"
 MAINTENANCE = pytest.StashKey[Maintenance]()
+LAB_PARTS = pytest.StashKey[tuple[str, ...]]()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -26,7 +28,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--plan", metavar="PATH", default=os.environ.get(PLAN_ENV),
                     help=f"maintenance plan YAML (or ${PLAN_ENV}); default: the lab's plan")
     group.addoption("--lab-fault", metavar="NAME", default=None,
-                    help="lab only: install a faulty release (bad-config, lua-error, unhealthy, stuck-stop)")
+                    help="lab only: inject a fault (see `./maint lab fault --help`); none clears it")
 
 
 def validate_given(config: pytest.Config) -> None:
@@ -45,15 +47,24 @@ def validate_given(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
+def note_lab_parts(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The lab starts only the parts the selected procedures touch (``@component:<part>``)."""
+    parts = {m.args[0] for item in items for m in item.iter_markers("component") if m.args}
+    config.stash[LAB_PARTS] = tuple(sorted(parts & set(PARTS))) or ("gateway",)
+
+
 def maintenance(config: pytest.Config) -> Maintenance:
     """The run's Maintenance, starting the lab on first use when no inventory was given."""
     if MAINTENANCE not in config.stash:
         lab = Lab.default()
         with _lab_lock(lab):
-            lab.up()
+            lab.up(config.stash.get(LAB_PARTS, ("gateway",)))
             fault = config.getoption("lab_fault")
             if fault is not None:
                 lab.use_fault(None if fault == "none" else fault)
+        monitoring = lab.monitoring()
+        if monitoring is not None:  # the lab's own credential, handed over the way a site's would be
+            os.environ.setdefault(GRAFANA_PASSWORD_ENV, monitoring.state.grafana_password)
         plan = config.getoption("plan")
         config.stash[MAINTENANCE] = Maintenance.load(lab.inventory_path, Path(plan) if plan else lab.plan_path)
     return config.stash[MAINTENANCE]

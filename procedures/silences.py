@@ -1,0 +1,91 @@
+"""The maintenance window's Alertmanager silence.
+
+Alertmanager refuses a silence whose matchers all match the empty string
+("at least one matcher must not match the empty string", HTTP 400; checked on
+0.25), which is exactly the manual's example ``severity=~".*"``. Such a silence
+would also hide every alert of every component. So the matchers are checked
+here, before any change, with a message that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from procedures import record
+from procedures.api.alertmanager import AlertmanagerClient
+from procedures.config import Matcher, SilenceSpec
+from procedures.errors import ApiError, ConfigError, PreconditionFailed
+
+
+def matches_empty(matcher: Matcher) -> bool:
+    """Whether the matcher selects alerts that lack the label (its value would be empty)."""
+    if matcher.is_regex:
+        try:
+            hit = re.fullmatch(matcher.value, "") is not None
+        except re.error as exc:
+            raise ConfigError(f"silence matcher {matcher.name}=~{matcher.value!r}: not a valid regex ({exc})") from exc
+    else:
+        hit = matcher.value == ""
+    return hit if matcher.is_equal else not hit
+
+
+def silence_body(spec: SilenceSpec, *, maintenance_id: str, comment: str, now: datetime) -> dict[str, Any]:
+    """The v2 API body; refuses matchers that would all match the empty string."""
+    if all(matches_empty(m) for m in spec.matchers):
+        shown = ", ".join(f"{m.name}{'=~' if m.is_regex else '='}{m.value!r}" for m in spec.matchers)
+        raise ConfigError(
+            f"silence matchers {shown} all match the empty string: Alertmanager rejects that, and it would "
+            f"silence every alert. Scope the silence to the affected components, e.g. component=~'gateway|cni'"
+            f" (or use '.+' rather than '.*')."
+        )
+    return {
+        "matchers": [m.model_dump(by_alias=True) for m in spec.matchers],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=spec.duration_minutes)).isoformat(),
+        "createdBy": f"flatnet-maintenance {maintenance_id}",
+        "comment": comment,
+    }
+
+
+@dataclass
+class MaintenanceSilence:
+    """Created at the start of the window, always expired at its end."""
+
+    client: AlertmanagerClient
+    spec: SilenceSpec
+    maintenance_id: str
+    silence_id: str | None = None
+    skipped: bool = False
+    history: list[str] = field(default_factory=list)
+
+    def start(self, comment: str) -> str | None:
+        body = silence_body(self.spec, maintenance_id=self.maintenance_id, comment=comment,
+                            now=datetime.now(UTC))
+        try:
+            self.silence_id = self.client.create_silence(body)
+        except ApiError as exc:
+            if self.spec.required:
+                raise PreconditionFailed(
+                    f"cannot create the maintenance silence, so nothing was changed: {exc}. "
+                    "Bring Alertmanager back, or set silence.required: false in the plan to go on without one."
+                ) from exc
+            self.skipped = True
+            record.text("silence skipped", f"Alertmanager did not take the silence ({exc}); the plan allows that")
+            return None
+        record.data("maintenance silence", {"silenceID": self.silence_id, **body})
+        return self.silence_id
+
+    def state(self) -> str:
+        if self.silence_id is None:
+            return "none"
+        return str(self.client.silence(self.silence_id)["status"]["state"])
+
+    def expire(self) -> None:
+        """Idempotent: an expired or never-created silence is left as it is."""
+        if self.silence_id is None or self.state() == "expired":
+            return
+        self.client.expire(self.silence_id)
+        record.data("maintenance silence expired", {"silenceID": self.silence_id, "state": self.state()})
