@@ -148,8 +148,8 @@ class Lab:
             self._save(state)
             changes.write_monitoring_changes(self.root / "changes", monitoring)
         lab = self.monitoring()
-        assert lab is not None
-        lab.start()
+        if lab is not None and not lab.is_ready():
+            lab.start()
 
     def _save(self, state: LabState) -> None:
         self._state_path.write_text(json.dumps(asdict(state), indent=2))

@@ -110,11 +110,19 @@ class MonitoringLab:
         self.compose("up", "-d")
         self.wait_ready()
 
+    def _ready_urls(self) -> list[str]:
+        return [self.url(s) + "/-/ready" for s in SERVICES] + [self.url("grafana") + "/api/health",
+                                                              self.url("loki") + "/ready"]
+
+    def is_ready(self) -> bool:
+        try:
+            return all(httpx.get(url, timeout=1).status_code == 200 for url in self._ready_urls())
+        except httpx.HTTPError:
+            return False
+
     def wait_ready(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
-        urls = [self.url(s) + "/-/ready" for s in SERVICES] + [self.url("grafana") + "/api/health",
-                                                              self.url("loki") + "/ready"]
-        for url in urls:
+        for url in self._ready_urls():
             while True:
                 try:
                     if httpx.get(url, timeout=1).status_code == 200:
