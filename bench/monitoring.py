@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ from procedures.lab import Lab  # noqa: E402
 from procedures.lab.podman import PROMETHEUS  # noqa: E402
 
 
-def timed(fn) -> float:  # noqa: ANN001
+def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
@@ -39,16 +40,17 @@ def baseline_scripts(lab: Lab) -> dict[str, str]:
     compose = f"cd {m.compose_dir} && env {env} podman-compose -p {m.state.project}"
     prom, am, graf = m.url("prometheus"), m.url("alertmanager"), m.url("grafana")
     old, new = PROMETHEUS.tag(1), PROMETHEUS.tag(2)
+    toggle = f"(grep -q {new} {{f}} && sed -i s/{new}/{old}/ {{f}} || sed -i s/{old}/{new}/ {{f}})"
+    auth = f"-u admin:{m.state.grafana_password}"
     return {
-        "images": (f"cd {m.compose_dir} && (grep -q {new} podman-compose.yml && sed -i s/{new}/{old}/ podman-compose.yml"
-                   f" || sed -i s/{old}/{new}/ podman-compose.yml) && {compose} pull >/dev/null 2>&1 && {compose} down"
+        "images": (f"cd {m.compose_dir} && {toggle.format(f='podman-compose.yml')} && {compose} pull >/dev/null 2>&1 && {compose} down"
                    f" >/dev/null 2>&1 && {compose} up -d >/dev/null 2>&1 && until curl -sf {prom}/-/ready >/dev/null"
                    f" && curl -sf {am}/-/ready >/dev/null; do sleep 0.2; done"),
         "configuration": (f"cp -r {lab.root}/changes/monitoring-config/prometheus/. {m.compose_dir}/prometheus/ && "
                           f"env {env} podman exec flatnet-prometheus promtool check config "
                           f"/etc/prometheus/prometheus.yml >/dev/null && curl -sf -X POST {prom}/-/reload"),
-        "dashboards": (f"curl -sf -u admin:{m.state.grafana_password} {graf}/api/dashboards/uid/flatnet-overview"
-                       f" >/dev/null && curl -sf -u admin:{m.state.grafana_password} -H 'Content-Type: application/json'"
+        "dashboards": (f"curl -sf {auth} {graf}/api/dashboards/uid/flatnet-overview"
+                       f" >/dev/null && curl -sf {auth} -H 'Content-Type: application/json'"
                        f" -X POST {graf}/api/dashboards/db -d '{{\"dashboard\":{{\"uid\":\"flatnet-overview\","
                        f"\"title\":\"Flatnet - System Overview\"}},\"overwrite\":true}}' >/dev/null"),
     }

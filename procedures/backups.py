@@ -84,7 +84,8 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
     """Copy ``paths`` out of ``source`` into a new timestamped folder and prove the copy."""
     now = datetime.now(UTC)
     dest = posixpath.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")
-    copies = " && ".join(f"cp -a {sh(p)} {sh(dest + '/' + p)}" for p in paths)
+    copies = " && ".join(f"mkdir -p {sh(posixpath.dirname(dest + '/' + p))} && cp -a {sh(p)} {sh(dest + '/' + p)}"
+                         for p in paths)
     host.run(f"mkdir -p {sh(dest)} && cd {sh(source)} && {copies}", purpose="copy into the backup")
     backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
                     tree_digest(host, source, paths), facts)
@@ -114,6 +115,32 @@ def read(host: Host, backup: Backup, name: str) -> str:
     """One file's content, after the whole backup was verified against its manifest."""
     backup.verify(host)
     return host.run(f"cat {sh(posixpath.join(backup.path, name))}", purpose=f"read {name} from the backup").stdout
+
+
+def restore(host: Host, backup: Backup, *, in_place: bool) -> None:
+    """Put back exactly the backed-up files under ``backup.source``: verified first, extras removed.
+
+    ``in_place`` rewrites each file's content (bind mounts keep seeing it); otherwise each file
+    is copied beside its target and renamed over it, so nobody ever runs a half-written file.
+    """
+    backup.verify(host)
+    current = tree_digest(host, backup.source, backup.paths)
+    for extra in sorted(set(current) - set(backup.files)):
+        host.run(f"rm -f {sh(posixpath.join(backup.source, extra))}", purpose=f"remove {extra}")
+    for name in sorted(backup.files):
+        if current.get(name) == backup.files[name]:
+            continue
+        src, dst = posixpath.join(backup.path, name), posixpath.join(backup.source, name)
+        if in_place:
+            host.run(f"cp {sh(src)} {sh(dst)}", purpose=f"restore {name}")
+        else:
+            install_atomically(host, src, dst, purpose=f"restore {name}")
+
+
+def install_atomically(host: Host, src: str, dst: str, *, purpose: str) -> None:
+    """Copy beside the target, flush it to disk, rename over: readers see the old file or the new one."""
+    tmp = posixpath.join(posixpath.dirname(dst), f".{posixpath.basename(dst)}.new")
+    host.run(f"cp -p {sh(src)} {sh(tmp)} && sync {sh(tmp)} && mv -f {sh(tmp)} {sh(dst)}", purpose=purpose)
 
 
 def latest(host: Host, backups_dir: str, component: str) -> Backup:

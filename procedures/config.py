@@ -173,9 +173,32 @@ class MonitoringComponent(_Strict):
         return value.rstrip("/")
 
 
+class CniComponent(_Strict):
+    """The Flatnet CNI plugin binary and its conflist (production: /opt/cni/bin, /etc/cni/net.d)."""
+
+    host: str
+    plugin_dir: str = "/opt/cni/bin"
+    plugin_name: str = "flatnet"
+    conflist: str = "/etc/cni/net.d/10-flatnet.conflist"
+    extra_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni",)
+    network: str = "flatnet"
+    gateway_ip: str = "10.87.1.1"
+    test_image: str = "docker.io/library/alpine:latest"
+    environment: dict[EnvName, str] = {}
+    backups_dir: str
+
+    @field_validator("plugin_dir", "conflist", "backups_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not PurePosixPath(value).is_absolute():
+            raise ValueError("must be an absolute path")
+        return value.rstrip("/")
+
+
 class Components(_Strict):
     gateway: GatewayComponent | None = None
     monitoring: MonitoringComponent | None = None
+    cni: CniComponent | None = None
 
 
 class Inventory(_Strict):
@@ -216,9 +239,17 @@ class MonitoringChange(_Strict):
     dashboards: tuple[str, ...] = ()
 
 
+class CniChange(_Strict):
+    """The new plugin binary (a path on the host) and, if the plan says so, a new conflist."""
+
+    binary: str
+    conflist: str | None = None
+
+
 class Changes(_Strict):
     gateway: GatewayChange | None = None
     monitoring: MonitoringChange | None = None
+    cni: CniChange | None = None
 
 
 class Matcher(_Strict):

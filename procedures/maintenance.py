@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from procedures.config import Inventory, Plan, load_inventory, load_plan
+from procedures.drivers.cni import CniPlugin
 from procedures.drivers.gateway import Gateway
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.errors import ConfigError
@@ -43,6 +44,12 @@ class Maintenance:
         if component is None:
             raise ConfigError(f"{self.inventory_path}: no components.monitoring in the inventory")
         return MonitoringStack(self.host(component.host), component)
+
+    def cni(self) -> CniPlugin:
+        component = self.inventory.components.cni
+        if component is None:
+            raise ConfigError(f"{self.inventory_path}: no components.cni in the inventory")
+        return CniPlugin(self.host(component.host), component)
 
     def close(self) -> None:
         for host in self._hosts.values():

@@ -159,15 +159,8 @@ class MonitoringStack:
                 raise VerificationFailed(f"{name} refused the reload: HTTP {reply.status} {reply.text.strip()[:200]}")
 
     def restore(self, backup: backups.Backup) -> None:
-        """Put back exactly the backed-up files: verified first, extras removed, content copied in place."""
-        backup.verify(self.host)
-        current = backups.tree_digest(self.host, self.c.compose_dir, backup.paths)
-        for extra in sorted(set(current) - set(backup.files)):
-            self.host.run(f"rm -f {sh(posixpath.join(self.c.compose_dir, extra))}", purpose=f"remove {extra}")
-        for name in sorted(backup.files):
-            if current.get(name) != backup.files[name]:
-                self.host.run(f"cp {sh(posixpath.join(backup.path, name))} "
-                              f"{sh(posixpath.join(self.c.compose_dir, name))}", purpose=f"restore {name}")
+        """In place, because the containers bind-mount these files."""
+        backups.restore(self.host, backup, in_place=True)
 
 
 def _sed(text: str) -> str:

@@ -36,7 +36,6 @@ LAB_DASHBOARDS = {
 @dataclass
 class MonitoringState:
     project: str
-    registry_port: int
     prometheus_port: int
     alertmanager_port: int
     grafana_port: int
@@ -47,18 +46,18 @@ class MonitoringState:
 
 
 class MonitoringLab:
-    def __init__(self, root: Path, state: MonitoringState) -> None:
+    def __init__(self, root: Path, state: MonitoringState, podman: Podman) -> None:
         self.root = root
         self.state = state
         self.compose_dir = root / "monitoring"
-        self.podman = Podman(root, f"127.0.0.1:{state.registry_port}")
+        self.podman = podman
 
     @classmethod
     def new_state(cls, root: Path, ports: list[int]) -> MonitoringState:
         digest = hashlib.sha256(str(root).encode()).hexdigest()
-        registry, prometheus, alertmanager, grafana, loki = ports
+        prometheus, alertmanager, grafana, loki = ports
         return MonitoringState(
-            project=f"fnlab{digest[:8]}", registry_port=registry, prometheus_port=prometheus,
+            project=f"fnlab{digest[:8]}", prometheus_port=prometheus,
             alertmanager_port=alertmanager, grafana_port=grafana, loki_port=loki,
             subnet=_free_subnet(int(digest[8:12], 16)), bridge=f"fnm{digest[:8]}",
             grafana_password=secrets.token_hex(12),
@@ -76,7 +75,6 @@ class MonitoringLab:
 
     # -- build ---------------------------------------------------------------------
     def build(self) -> None:
-        self.podman.write_config()
         (self.compose_dir / "prometheus/alerts").mkdir(parents=True, exist_ok=True)
         (self.compose_dir / "alertmanager").mkdir(parents=True, exist_ok=True)
         files = {
@@ -178,7 +176,7 @@ class MonitoringLab:
             ],
             "args": {"podman_labels": {"io.podman.compose.project": self.state.project}},
         }
-        path = self.root / "podman/networks" / f"{self.network}.conflist"
+        path = self.root / "cni/net.d" / f"{self.network}.conflist"
         path.write_text(json.dumps(conflist, indent=2))
 
     def _registry_up(self) -> bool:

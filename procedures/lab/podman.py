@@ -58,8 +58,8 @@ class Podman:
         }
 
     def write_config(self) -> None:
-        for sub in ("tmp", "networks", "storage", "run"):
-            (self.root / "podman" / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("podman/tmp", "podman/storage", "podman/run", "cni/net.d", "cni/bin"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "registry/data").mkdir(parents=True, exist_ok=True)
         for name in ("containers.conf", "storage.conf", "registries.conf", "registry.yml"):
             (self.root / name).write_text(render("monitoring_files", name, root=self.root, registry=self.registry))
@@ -85,6 +85,17 @@ class Podman:
         raise RuntimeError(f"the lab registry did not start on {self.registry}")
 
     # -- images --------------------------------------------------------------------
+    def import_local(self, ref: str, binaries: tuple[str, ...] = ()) -> None:
+        """A local-only image (no registry), e.g. the busybox that stands in for alpine."""
+        context = self.root / "images" / "local"
+        _rootfs(context, binaries, ())
+        tarball = context.with_suffix(".tar")
+        with tarfile.open(tarball, "w") as tar:
+            tar.add(context, arcname=".")
+        self.run("podman", "import", "--change", 'CMD ["/bin/sh"]', str(tarball), ref)
+        tarball.unlink()
+        shutil.rmtree(context)
+
     def build_and_push(self, spec: ImageSpec, builds: tuple[int, ...] = (1, 2)) -> None:
         """Import one image per build number, push each, and keep none locally (pulls are real)."""
         context = self.root / "images" / spec.repository.replace("/", "_")
