@@ -43,8 +43,9 @@ def baseline_scripts(lab: Lab) -> dict[str, str]:
     toggle = f"(grep -q {new} {{f}} && sed -i s/{new}/{old}/ {{f}} || sed -i s/{old}/{new}/ {{f}})"
     auth = f"-u admin:{m.state.grafana_password}"
     return {
-        "images": (f"cd {m.compose_dir} && {toggle.format(f='podman-compose.yml')} && {compose} pull >/dev/null 2>&1 && {compose} down"
-                   f" >/dev/null 2>&1 && {compose} up -d >/dev/null 2>&1 && until curl -sf {prom}/-/ready >/dev/null"
+        "images": (f"cd {m.compose_dir} && {toggle.format(f='podman-compose.yml')} && "
+                   f"{compose} pull >/dev/null 2>&1 && {compose} down >/dev/null 2>&1 && "
+                   f"{compose} up -d >/dev/null 2>&1 && until curl -sf {prom}/-/ready >/dev/null"
                    f" && curl -sf {am}/-/ready >/dev/null; do sleep 0.2; done"),
         "configuration": (f"cp -r {lab.root}/changes/monitoring-config/prometheus/. {m.compose_dir}/prometheus/ && "
                           f"env {env} podman exec flatnet-prometheus promtool check config "

@@ -27,6 +27,7 @@ MANIFEST = "manifest.json"
 class FileEntry:
     size: int
     sha256: str
+    mode: str = ""  # octal permission bits: a binary restored without its x bit is not restored
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,14 @@ def tree_digest(host: Host, base: str, paths: list[str]) -> dict[str, FileEntry]
     present = " ".join(sh(p) for p in paths)
     listing = host.run(
         f"cd {sh(base)} && for p in {present}; do [ -e \"$p\" ] && find \"$p\" -type f; done | LC_ALL=C sort"
-        " | while IFS= read -r f; do printf '%s\\t%s\\t%s\\n' \"$(stat -c %s \"$f\")\""
-        " \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" \"$f\"; done",
+        " | while IFS= read -r f; do printf '%s\\t%s\\t%s\\t%s\\n' \"$(stat -c %s \"$f\")\""
+        " \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" \"$(stat -c %a \"$f\")\" \"$f\"; done",
         purpose=f"hash the files under {base}",
     ).stdout
     files: dict[str, FileEntry] = {}
     for line in listing.splitlines():
-        size, digest, name = line.split("\t", 2)
-        files[name] = FileEntry(int(size), digest)
+        size, digest, mode, name = line.split("\t", 3)
+        files[name] = FileEntry(int(size), digest, mode)
     return files
 
 
@@ -74,8 +75,10 @@ def first_difference(expected: dict[str, FileEntry], actual: dict[str, FileEntry
             return f"{name} is missing"
         if name not in expected:
             return f"{name} is not in the manifest"
-        if expected[name] != actual[name]:
+        if expected[name].sha256 != actual[name].sha256:
             return f"{name} has sha256 {actual[name].sha256[:12]}…, expected {expected[name].sha256[:12]}…"
+        if expected[name] != actual[name]:
+            return f"{name} has mode {actual[name].mode}, expected {expected[name].mode}"
     return None
 
 
@@ -132,7 +135,7 @@ def restore(host: Host, backup: Backup, *, in_place: bool) -> None:
             continue
         src, dst = posixpath.join(backup.path, name), posixpath.join(backup.source, name)
         if in_place:
-            host.run(f"cp {sh(src)} {sh(dst)}", purpose=f"restore {name}")
+            host.run(f"cp -p {sh(src)} {sh(dst)}", purpose=f"restore {name}")
         else:
             install_atomically(host, src, dst, purpose=f"restore {name}")
 
@@ -157,6 +160,7 @@ def latest(host: Host, backups_dir: str, component: str) -> Backup:
 def load(host: Host, path: str) -> Backup:
     raw = json.loads(host.run(f"cat {sh(posixpath.join(path, MANIFEST))}", purpose="read the backup manifest").stdout)
     raw["files"] = {name: FileEntry(**entry) for name, entry in raw["files"].items()}
+    raw["path"] = path  # where it is now, even if an operator moved it
     return Backup(**raw)
 
 

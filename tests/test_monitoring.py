@@ -21,7 +21,6 @@ from procedures.lab.processes import owned_pids
 from procedures.silences import MaintenanceSilence, matches_empty
 from tests.conftest import run_features
 
-pytestmark = pytest.mark.xdist_group("monitoring-lab")
 FEATURE = "features/monitoring_update.feature"
 
 

@@ -67,6 +67,16 @@ class CniLab:
         return self.builds / (f"flatnet-{NEW_VERSION}-{fault}" if fault else f"flatnet-{NEW_VERSION}")
 
     def build(self) -> None:
+        routes = subprocess.run(["ip", "-4", "route", "show", SUBNET], capture_output=True, text=True,
+                                check=False).stdout.strip()
+        if routes:
+            raise RuntimeError(f"{SUBNET} is already in use on this machine ({routes}): another lab with the CNI "
+                               "part, or a real Flatnet, runs here. Take that one down first (./maint lab down).")
+        # Claim the subnet now (the bridge plugin adopts an existing bridge), not at the first container.
+        for command in (["ip", "link", "add", self.state.bridge, "type", "bridge"],
+                        ["ip", "addr", "add", f"{GATEWAY}/24", "dev", self.state.bridge],
+                        ["ip", "link", "set", self.state.bridge, "up"]):
+            subprocess.run(command, check=True, capture_output=True)
         self.builds.mkdir(parents=True, exist_ok=True)
         current = self.builds / f"flatnet-{CURRENT_VERSION}"
         for version, dest in ((CURRENT_VERSION, current), (NEW_VERSION, self.build_path())):

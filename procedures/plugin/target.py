@@ -57,16 +57,15 @@ def maintenance(config: pytest.Config) -> Maintenance:
     """The run's Maintenance, starting the lab on first use when no inventory was given."""
     if MAINTENANCE not in config.stash:
         lab = Lab.default()
+        fault = config.getoption("lab_fault")
         with _lab_lock(lab):
             lab.up(config.stash.get(LAB_PARTS, ("gateway",)))
-            fault = config.getoption("lab_fault")
-            if fault is not None:
-                lab.use_fault(None if fault == "none" else fault)
+            lab_plan = lab.plan_with(None if fault == "none" else fault) if fault else lab.plan_path
         monitoring = lab.monitoring()
         if monitoring is not None:  # the lab's own credential, handed over the way a site's would be
             os.environ.setdefault(GRAFANA_PASSWORD_ENV, monitoring.state.grafana_password)
         plan = config.getoption("plan")
-        config.stash[MAINTENANCE] = Maintenance.load(lab.inventory_path, Path(plan) if plan else lab.plan_path)
+        config.stash[MAINTENANCE] = Maintenance.load(lab.inventory_path, Path(plan) if plan else lab_plan)
     return config.stash[MAINTENANCE]
 
 

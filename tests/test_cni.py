@@ -1,0 +1,147 @@
+"""The CNI plugin update on the lab: real bridge plugin, real podman network, real packets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from procedures.lab import Lab
+from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, CniLab
+from procedures.maintenance import Maintenance
+from tests.conftest import run_features
+
+# One lab per module: ./maint test runs with --dist loadfile, so a module stays on one worker
+# (loadgroup does not group under pytest 9.2: pytest-xdist#1386). One 10.87.1.0/24 per machine.
+FEATURE = "features/cni_update.feature"
+
+
+@pytest.fixture(scope="module")
+def clab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("clab") / "lab").up(("gateway", "cni"))
+    yield lab
+    lab.down()
+
+
+def cni(lab: Lab) -> CniLab:
+    part = lab.cni()
+    assert part is not None
+    return part
+
+
+def state(lab: Lab) -> dict[str, tuple[str, int]]:
+    files = [cni(lab).bin_dir / "flatnet", cni(lab).conflist]
+    return {str(p): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mode) for p in files}
+
+
+def leftovers(lab: Lab) -> dict[str, list[str]]:
+    """What the procedure's containers and namespaces left; podman tears a --rm container down
+    asynchronously (conmon's cleanup), so give it a bounded moment first."""
+    deadline = time.monotonic() + 15
+    while (found := _leftovers(lab)) != {"netns": [], "veth": [], "containers": []} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def _leftovers(lab: Lab) -> dict[str, list[str]]:
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
+    veths = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    containers = cni(lab).podman.run("podman", "ps", "-aq").stdout.split()
+    return {"netns": [n for n in netns if n.startswith("fncheck-")], "veth": veths, "containers": containers}
+
+
+def installed_build(lab: Lab) -> str:
+    return (cni(lab).bin_dir / "flatnet").read_bytes().rsplit(b"flatnet-lab-build ", 1)[-1].decode().strip()
+
+
+def test_cni_update_on_the_lab(clab: Lab, tmp_path: Path) -> None:
+    run = run_features(clab, tmp_path, FEATURE, "--lab-fault", "none")
+    assert run.rc == 0, run.output
+    assert installed_build(clab) == NEW_VERSION
+    assert json.loads(cni(clab).conflist.read_text())["plugins"][0]["mtu"] == 1400
+    evidence = "\n".join(p.read_text() for p in run.results.glob("*-attachment.*"))
+    assert '"supportedVersions"' in evidence and '"sha256"' in evidence
+    assert "3 packets transmitted, 3 packets received" in evidence
+    assert '"ADD result"' in evidence and "10.87.1." in evidence
+    assert leftovers(clab) == {"netns": [], "veth": [], "containers": []}
+
+
+@pytest.mark.parametrize("fault", ["not-a-plugin", "add-fails"])
+def test_a_faulty_build_is_rolled_back(clab: Lab, tmp_path: Path, fault: str) -> None:
+    before = state(clab)
+    run = run_features(clab, tmp_path, FEATURE, "--lab-fault", fault)
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
+    assert state(clab) == before
+    ping = cni(clab).podman.run("podman", "run", "--rm", "--network", "flatnet", "localhost/flatnet-lab/busybox-ping",
+                                "ping", "-c", "1", "-W", "2", "10.87.1.1", check=False)
+    assert ping.returncode == 0, ping.stderr
+    assert leftovers(clab) == {"netns": [], "veth": [], "containers": []}
+
+
+def test_an_emergency_rollback_on_a_later_day_restores_the_recorded_backup(clab: Lab, tmp_path: Path) -> None:
+    (cni(clab).bin_dir / "flatnet").write_bytes(
+        (cni(clab).builds / f"flatnet-{CURRENT_VERSION}").read_bytes())
+    run = run_features(clab, tmp_path, FEATURE, "--lab-fault", "none")  # backs up CURRENT, installs NEW
+    assert run.rc == 0 and installed_build(clab) == NEW_VERSION
+    backups_dir = clab.flatnet / "backups"
+    newest = sorted(backups_dir.glob("cni-*"))[-1]
+    for other in backups_dir.glob("cni-*"):
+        if other != newest:
+            other.rename(other.with_name("old-" + other.name))  # only the backup this test made counts
+    newest.rename(backups_dir / "cni-20200101_000000_000000")  # taken years ago, as far as names go
+
+    rollback = run_features(clab, tmp_path, FEATURE, "--run-rollback", "cni-rollback")
+
+    assert rollback.rc == 0, rollback.output
+    assert installed_build(clab) == CURRENT_VERSION
+
+
+def test_the_install_is_atomic_under_concurrent_cni_calls(clab: Lab) -> None:
+    """ADD/DEL run in a loop while builds are swapped under them: not one of 300+ calls may fail."""
+    maint = Maintenance.load(clab.inventory_path, clab.plan_path)
+    plugin = maint.cni()
+    config = json.dumps(plugin.plugin_config())
+    env = {**os.environ, "CNI_PATH": plugin.cni_path, "CNI_NETNS": "/var/run/netns/fncheck-atomic",
+           "CNI_IFNAME": "eth0", "CNI_CONTAINERID": "atomic-test"}
+    subprocess.run(["ip", "netns", "add", "fncheck-atomic"], check=True)
+    failures: list[str] = []
+    calls = installs = 0
+    stop = threading.Event()
+
+    def loop() -> None:
+        nonlocal calls
+        while not stop.is_set():
+            for command in ("ADD", "DEL"):
+                out = subprocess.run([plugin.binary], input=config, env={**env, "CNI_COMMAND": command},
+                                     capture_output=True, text=True, check=False)
+                calls += 1
+                if out.returncode != 0:
+                    failures.append(f"{command}: {out.returncode} {out.stdout} {out.stderr}")
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    try:
+        builds = [str(cni(clab).builds / f"flatnet-{v}") for v in (CURRENT_VERSION, NEW_VERSION)]
+        deadline = time.monotonic() + 60
+        while (calls < 300 or installs < 20) and time.monotonic() < deadline:
+            plugin.install_binary(builds[installs % 2])
+            installs += 1
+    finally:
+        stop.set()
+        worker.join()
+        try:
+            subprocess.run([plugin.binary], input=config, env={**env, "CNI_COMMAND": "DEL"}, capture_output=True,
+                           text=True, check=False)
+        finally:
+            subprocess.run(["ip", "netns", "del", "fncheck-atomic"], check=False)
+    assert calls >= 300 and installs >= 20
+    assert failures == []
