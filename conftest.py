@@ -1,3 +1,3 @@
 """Wires the suite together: the plugin and the step definitions."""
 
-pytest_plugins = ["procedures.plugin", "steps.gateway", "steps.monitoring", "steps.cni"]
+pytest_plugins = ["procedures.plugin", "steps.gateway", "steps.monitoring", "steps.cni", "steps.nebula"]

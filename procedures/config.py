@@ -195,10 +195,47 @@ class CniComponent(_Strict):
         return value.rstrip("/")
 
 
+class ServiceSpec(_Strict):
+    """How the host runs a service: Windows service (issue 6), systemd, or runit (the lab)."""
+
+    manager: Literal["systemd", "runit"]
+    name: str
+    timeout: Seconds = 30
+
+
+class NebulaComponent(_Strict):
+    """A Nebula node run as a service (production: F:\\flatnet\\nebula, service ``Nebula``)."""
+
+    host: str
+    bin_dir: str
+    binaries: tuple[str, ...] = ("nebula", "nebula-cert")
+    config: str
+    cert: str
+    ca_dir: str | None = None  # where ca.key lives (upstream backups miss it): backed up too when named
+    backups_dir: str
+    log: str
+    service: ServiceSpec
+    lighthouse_ip: str = "10.100.0.1"
+    tcp_check_url: HttpUrl | None = None
+    overlay_exec_prefix: str = ""
+    ping_command: str = "ping -c 1 -W 1"
+    http_get_command: str = "curl -fsS -m 2"
+    overlay_wait: Seconds = 20
+    cert_min_days: Annotated[int, Field(ge=0)] = 30
+
+    @field_validator("bin_dir", "config", "cert", "ca_dir", "backups_dir", "log")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not PurePosixPath(value).is_absolute():
+            raise ValueError("must be an absolute path")
+        return value
+
+
 class Components(_Strict):
     gateway: GatewayComponent | None = None
     monitoring: MonitoringComponent | None = None
     cni: CniComponent | None = None
+    nebula: NebulaComponent | None = None
 
 
 class Inventory(_Strict):
@@ -246,10 +283,18 @@ class CniChange(_Strict):
     conflist: str | None = None
 
 
+class NebulaChange(_Strict):
+    """A folder holding the new ``nebula`` and ``nebula-cert``, and the version they report."""
+
+    release: str
+    version: str | None = None
+
+
 class Changes(_Strict):
     gateway: GatewayChange | None = None
     monitoring: MonitoringChange | None = None
     cni: CniChange | None = None
+    nebula: NebulaChange | None = None
 
 
 class Matcher(_Strict):

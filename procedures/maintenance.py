@@ -9,6 +9,7 @@ from procedures.config import Inventory, Plan, load_inventory, load_plan
 from procedures.drivers.cni import CniPlugin
 from procedures.drivers.gateway import Gateway
 from procedures.drivers.monitoring import MonitoringStack
+from procedures.drivers.nebula import NebulaNode
 from procedures.errors import ConfigError
 from procedures.host import Host
 
@@ -50,6 +51,12 @@ class Maintenance:
         if component is None:
             raise ConfigError(f"{self.inventory_path}: no components.cni in the inventory")
         return CniPlugin(self.host(component.host), component)
+
+    def nebula(self) -> NebulaNode:
+        component = self.inventory.components.nebula
+        if component is None:
+            raise ConfigError(f"{self.inventory_path}: no components.nebula in the inventory")
+        return NebulaNode(self.host(component.host), component)
 
     def close(self) -> None:
         for host in self._hosts.values():

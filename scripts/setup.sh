@@ -10,6 +10,7 @@ DEBS=(
   podman podman-compose runc catatonit            # the lab monitoring stack (run with the lab's own podman config)
   containernetworking-plugins golang-github-containernetworking-plugin-dnsname dnsmasq-base
   docker-registry prometheus prometheus-alertmanager   # local registry; the binaries for the lab images
+  nebula runit                                    # the lab overlay and its service supervisor
   busybox-static iproute2 procps coreutils        # lab tooling (static busybox also builds lab images)
   python3 python3-venv nodejs npm                 # the suite and Allure 3
 )

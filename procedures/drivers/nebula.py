@@ -1,0 +1,107 @@
+"""A Nebula node run as a service: binaries, config, certificates, and the overlay it makes.
+
+Verification crosses the overlay for real: ICMP to the lighthouse, a TCP request
+through the tunnel, and a completed handshake in the log written since the start.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from procedures import backups, record
+from procedures.commands import sh
+from procedures.errors import VerificationFailed
+from procedures.services import Service
+
+if TYPE_CHECKING:
+    from procedures.config import NebulaComponent
+    from procedures.host import Host
+
+# The initiator logs stage 2 received once the handshake with the lighthouse has completed.
+HANDSHAKE_DONE = re.compile(r"Handshake message received.*stage:2")
+
+
+class NebulaNode:
+    def __init__(self, host: Host, component: NebulaComponent) -> None:
+        self.host = host
+        self.c = component
+        self.service = Service.for_spec(host, component.service)
+
+    def binary(self, name: str = "nebula", folder: str | None = None) -> str:
+        return posixpath.join(folder or self.c.bin_dir, name)
+
+    # -- facts -------------------------------------------------------------------------
+    def version(self, folder: str | None = None) -> dict[str, Any]:
+        """``nebula -version`` plus the sha256 of every binary."""
+        out = self.host.run(f"{sh(self.binary(folder=folder))} -version", purpose="read the version (nebula -version)",
+                            check=False)
+        digests = {name: self.host.run(f"sha256sum {sh(self.binary(name, folder))} | cut -d' ' -f1",
+                                       purpose=f"hash {name}").stdout.strip() for name in self.c.binaries}
+        reported = out.stdout.strip().removeprefix("Version: ") if out.rc == 0 else None
+        return {"version": reported, "sha256": digests, **({} if out.rc == 0 else {"error": out.stderr.strip()[:200]})}
+
+    def cert_days_left(self) -> float:
+        out = self.host.run(f"{sh(self.binary('nebula-cert'))} print -json -path {sh(self.c.cert)}",
+                            purpose="read the host certificate (nebula-cert print)").stdout
+        not_after = datetime.fromisoformat(json.loads(out)["details"]["notAfter"].replace("Z", "+00:00"))
+        return (not_after - datetime.now(UTC)).total_seconds() / 86400
+
+    def log_size(self) -> int:
+        out = self.host.run(f"stat -c %s {sh(self.c.log)} 2>/dev/null || echo 0", purpose="measure the log")
+        return int(out.stdout.strip() or 0)
+
+    # -- operations --------------------------------------------------------------------
+    def backup(self, facts: dict[str, Any]) -> backups.Backup:
+        """Binaries, config, certificates, and the CA folder when the inventory names it."""
+        config_dir = posixpath.dirname(self.c.config)
+        paths = [self.binary(n) for n in self.c.binaries] + [config_dir]
+        if self.c.ca_dir:
+            paths.append(self.c.ca_dir)
+        return backups.take(self.host, source="/", paths=[p.lstrip("/") for p in paths],
+                            backups_dir=self.c.backups_dir, component="nebula", facts=facts)
+
+    def config_test(self, folder: str) -> None:
+        self.host.run(f"{sh(self.binary(folder=folder))} -test -config {sh(self.c.config)}",
+                      purpose="test the config with the new binary (nebula -test)")
+
+    def replace_binaries(self, folder: str) -> None:
+        for name in self.c.binaries:
+            backups.install_atomically(self.host, self.binary(name, folder), self.binary(name),
+                                       purpose=f"replace {name}")
+
+    def restore(self, backup: backups.Backup) -> None:
+        backups.restore(self.host, backup, in_place=False)
+
+    # -- verification ---------------------------------------------------------------------
+    def verify_overlay(self, log_offset: int) -> dict[str, str]:
+        """Running, lighthouse answers ping and TCP through the tunnel, handshake in the log; bounded."""
+        if self.service.state() != "run":
+            raise VerificationFailed(f"the Nebula service is {self.service.state()!r}, not running")
+        prefix = f"{self.c.overlay_exec_prefix} " if self.c.overlay_exec_prefix else ""
+        checks = {"ping": f"{prefix}{self.c.ping_command} {sh(self.c.lighthouse_ip)}"}
+        if self.c.tcp_check_url:
+            checks["tcp"] = f"{prefix}{self.c.http_get_command} {sh(str(self.c.tcp_check_url))}"
+        deadline = time.monotonic() + self.c.overlay_wait
+        results: dict[str, str] = {}
+        for name, command in checks.items():
+            while True:
+                out = self.host.run(command, purpose=f"{name} the lighthouse through the overlay", check=False)
+                if out.rc == 0:
+                    results[name] = out.stdout
+                    break
+                if time.monotonic() > deadline:
+                    raise VerificationFailed(f"no {name} answer from {self.c.lighthouse_ip} through the overlay "
+                                             f"within {self.c.overlay_wait:g}s: {(out.stdout + out.stderr)[-200:]}")
+                time.sleep(0.2)
+        tail = self.host.run(f"tail -c +{log_offset + 1} {sh(self.c.log)}", purpose="read the log since the start")
+        lines = [line for line in tail.stdout.splitlines() if HANDSHAKE_DONE.search(line)]
+        if not lines:
+            raise VerificationFailed("no completed handshake in the Nebula log since the start")
+        results["handshake"] = lines[-1]
+        record.data("overlay verified", results)
+        return results

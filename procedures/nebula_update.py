@@ -1,0 +1,92 @@
+"""The manual's Nebula アップデート: stop the service, replace nebula and nebula-cert, start, prove the overlay.
+
+Improvements on the manual: the new binary tests the live config (``-test``)
+before anything stops, both binaries are replaced atomically, and the backup
+holds the config, the certificates and, when named, the CA folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from procedures import backups, record
+from procedures.config import NebulaChange
+from procedures.drivers.nebula import NebulaNode
+from procedures.errors import ConfigError, VerificationFailed
+from procedures.progress import Progress
+
+
+@dataclass
+class NebulaUpdate:
+    node: NebulaNode
+    change: NebulaChange | None
+    before: dict[str, Any] = field(default_factory=dict)
+    backup: backups.Backup | None = None
+    log_offset: int = 0
+    progress: Progress = field(default_factory=Progress)
+
+    def check_overlay(self) -> None:
+        self.progress.prepared = True
+        self.node.verify_overlay(0)
+
+    def check_certificate(self) -> None:
+        days = self.node.cert_days_left()
+        record.data("host certificate", {"days_left": round(days, 1), "minimum": self.node.c.cert_min_days})
+        if days < self.node.c.cert_min_days:
+            raise VerificationFailed(f"the host certificate {self.node.c.cert} expires in {days:.1f} days "
+                                     f"(minimum {self.node.c.cert_min_days}): renew it")
+
+    def record_version(self) -> None:
+        self.before = self.node.version()
+        record.data("version before", self.before)
+
+    def take_backup(self) -> None:
+        self.backup = self.node.backup({"version_before": self.before})
+
+    def _release(self) -> str:
+        if self.change is None:
+            raise ConfigError("the plan has no changes.nebula")
+        return self.change.release
+
+    def test_new_release(self) -> None:
+        self.node.config_test(self._release())
+
+    def stop(self) -> None:
+        self.progress.changed = True
+        self.node.service.stop()
+
+    def replace_binaries(self) -> None:
+        self.node.replace_binaries(self._release())
+
+    def start(self) -> None:
+        self.log_offset = self.node.log_size()
+        self.node.service.start()
+
+    def verify_overlay(self) -> None:
+        self.node.verify_overlay(self.log_offset)
+
+    def verify_new_version(self) -> None:
+        now, planned = self.node.version(), self.node.version(self._release())
+        record.data("versions", {"before": self.before, "after": now})
+        if now["sha256"] != planned["sha256"]:
+            raise VerificationFailed("the installed binaries are not the planned release's")
+        if self.change and self.change.version and now["version"] != self.change.version:
+            raise VerificationFailed(f"nebula reports {now['version']!r}, the plan expects {self.change.version!r}")
+
+    # -- rollback ---------------------------------------------------------------------------
+    def stop_for_rollback(self) -> None:
+        if not self.progress.nothing_to_undo():
+            self.node.service.stop()
+
+    def restore(self) -> None:
+        if not self.progress.nothing_to_undo():
+            self.node.restore(self.backup or backups.latest(self.node.host, self.node.c.backups_dir, "nebula"))
+
+    def start_after_rollback(self) -> None:
+        if not self.progress.nothing_to_undo():
+            self.start()
+
+    def verify_after_rollback(self) -> None:
+        if not self.progress.nothing_to_undo():
+            self.verify_overlay()

@@ -1,0 +1,94 @@
+"""The Nebula update on a real overlay between network namespaces, with the node under runit."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from procedures.lab import Lab
+from procedures.lab.nebula import NebulaLab
+from procedures.lab.processes import owned_pids
+from tests.conftest import run_features
+
+FEATURE = "features/nebula_update.feature"
+
+
+@pytest.fixture(scope="module")
+def nlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("nlab") / "lab").up(("gateway", "nebula"))
+    overlay = lab.nebula()
+    assert overlay is not None
+    yield lab
+    lab.down()
+    names = (overlay.state.lighthouse_netns, overlay.state.host_netns, overlay.state.veth)
+    assert not any(n in _ip("netns", "list") for n in names), "a lab namespace is left"
+    assert overlay.state.veth not in _ip("-o", "link"), "a lab veth is left"
+    assert owned_pids(lab.root) == []
+
+
+def _ip(*args: str) -> str:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
+
+
+def overlay(lab: Lab) -> NebulaLab:
+    part = lab.nebula()
+    assert part is not None
+    return part
+
+
+def files(lab: Lab) -> dict[str, str]:
+    node = overlay(lab)
+    paths = [node.bin_dir / "nebula", node.bin_dir / "nebula-cert", *sorted(node.config_dir.iterdir())]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() + oct(p.stat().st_mode) for p in paths}
+
+
+def overlay_works(lab: Lab) -> bool:
+    netns = overlay(lab).state.host_netns
+    ping = subprocess.run(["ip", "netns", "exec", netns, "busybox", "ping", "-c", "1", "-W", "2", "10.100.0.1"],
+                          capture_output=True, check=False)
+    tcp = subprocess.run(["ip", "netns", "exec", netns, "timeout", "3", "busybox", "wget", "-q", "-O-",
+                          "http://10.100.0.1:8080/"], capture_output=True, text=True, check=False)
+    return ping.returncode == 0 and "lighthouse" in tcp.stdout
+
+
+def test_nebula_update_on_the_lab(nlab: Lab, tmp_path: Path) -> None:
+    run = run_features(nlab, tmp_path, FEATURE, "-k", "update", "--lab-fault", "none")
+    assert run.rc == 0, run.output
+    evidence = "\n".join(p.read_text() for p in run.results.glob("*-attachment.*"))
+    assert '"before"' in evidence and '"after"' in evidence and '"sha256"' in evidence
+    assert "1 packets received" in evidence and "flatnet lighthouse over the overlay" in evidence
+    assert "Handshake message received" in evidence and "stage:2" in evidence
+    assert (overlay(nlab).bin_dir / "nebula").read_bytes().endswith(b"flatnet-lab-build 1.6.1-lab.2\n")
+
+
+@pytest.mark.parametrize("fault", ["broken", "no-handshake"])
+def test_a_faulty_release_is_rolled_back(nlab: Lab, tmp_path: Path, fault: str) -> None:
+    before = files(nlab)
+    run = run_features(nlab, tmp_path, FEATURE, "-k", "update", "--lab-fault", fault)
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
+    assert files(nlab) == before
+    assert overlay_works(nlab)
+
+
+def test_a_certificate_near_expiry_fails_the_check(nlab: Lab, tmp_path: Path) -> None:
+    node = overlay(nlab)
+    short = tmp_path / "short.crt"
+    subprocess.run(["nebula-cert", "sign", "-ca-crt", str(node.pki / "ca.crt"), "-ca-key", str(node.pki / "ca.key"),
+                    "-name", "host", "-ip", "10.100.1.1/16", "-duration", "36h", "-out-crt", str(short),
+                    "-out-key", str(tmp_path / "short.key")], check=True, capture_output=True)
+    inventory = yaml.safe_load(nlab.inventory_path.read_text())
+    inventory["components"]["nebula"]["cert"] = str(short)
+    path = tmp_path / "inventory.yaml"
+    path.write_text(yaml.safe_dump(inventory))
+
+    run = run_features(nlab, tmp_path, FEATURE, "-k", "certificate", "--inventory", str(path),
+                       "--plan", str(nlab.plan_path))
+
+    assert run.rc == 1, run.output
+    assert "expires in 1.5 days (minimum 30): renew it" in run.output
