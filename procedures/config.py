@@ -11,13 +11,31 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from procedures.errors import ConfigError
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+def _absolute(value: str) -> str:
+    if not PurePosixPath(value).is_absolute():
+        raise ValueError("must be an absolute path")
+    return value.rstrip("/") or "/"
+
+
+AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 _INLINE_SECRET_KEYS = {"password", "passwd", "secret", "token", "api_token", "api_key", "key"}
 
@@ -78,7 +96,7 @@ class GatewayComponent(_Strict):
 
     host: str
     flavor: Literal["posix"] = "posix"
-    root: str
+    root: AbsolutePath
     install_dir: str = "openresty"
     staging_dir: str = "openresty-new"
     old_dir: str = "openresty-old"
@@ -93,13 +111,6 @@ class GatewayComponent(_Strict):
     front: HealthCheck
     health: HealthCheck
     timeouts: GatewayTimeouts = GatewayTimeouts()
-
-    @field_validator("root")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not PurePosixPath(value).is_absolute():
-            raise ValueError("must be an absolute path")
-        return value.rstrip("/")
 
     @field_validator("install_dir", "staging_dir", "old_dir", "failed_dir", "backups_dir")
     @classmethod
@@ -152,12 +163,12 @@ class MonitoringComponent(_Strict):
     """Flatnet's podman-compose monitoring stack."""
 
     host: str
-    compose_dir: str
+    compose_dir: AbsolutePath
     compose_file: str = "podman-compose.yml"
     compose_project: str | None = None
     compose_command: str = "podman-compose"
     environment: dict[EnvName, str] = {}
-    backups_dir: str
+    backups_dir: AbsolutePath
     config_paths: tuple[str, ...] = ("prometheus", "alertmanager")
     prometheus: ContainerService
     alertmanager: ContainerService
@@ -165,34 +176,22 @@ class MonitoringComponent(_Strict):
     loki: LokiService | None = None
     timeouts: MonitoringTimeouts = MonitoringTimeouts()
 
-    @field_validator("compose_dir", "backups_dir")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not PurePosixPath(value).is_absolute():
-            raise ValueError("must be an absolute path")
-        return value.rstrip("/")
 
 
 class CniComponent(_Strict):
     """The Flatnet CNI plugin binary and its conflist (production: /opt/cni/bin, /etc/cni/net.d)."""
 
     host: str
-    plugin_dir: str = "/opt/cni/bin"
+    plugin_dir: AbsolutePath = "/opt/cni/bin"
     plugin_name: str = "flatnet"
-    conflist: str = "/etc/cni/net.d/10-flatnet.conflist"
+    conflist: AbsolutePath = "/etc/cni/net.d/10-flatnet.conflist"
     extra_plugin_dirs: tuple[str, ...] = ("/usr/lib/cni",)
     network: str = "flatnet"
     gateway_ip: str = "10.87.1.1"
     test_image: str = "docker.io/library/alpine:latest"
     environment: dict[EnvName, str] = {}
-    backups_dir: str
+    backups_dir: AbsolutePath
 
-    @field_validator("plugin_dir", "conflist", "backups_dir")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not PurePosixPath(value).is_absolute():
-            raise ValueError("must be an absolute path")
-        return value.rstrip("/")
 
 
 class ServiceSpec(_Strict):
@@ -207,13 +206,13 @@ class NebulaComponent(_Strict):
     """A Nebula node run as a service (production: F:\\flatnet\\nebula, service ``Nebula``)."""
 
     host: str
-    bin_dir: str
+    bin_dir: AbsolutePath
     binaries: tuple[str, ...] = ("nebula", "nebula-cert")
-    config: str
-    cert: str
-    ca_dir: str | None = None  # where ca.key lives (upstream backups miss it): backed up too when named
-    backups_dir: str
-    log: str
+    config: AbsolutePath
+    cert: AbsolutePath
+    ca_dir: AbsolutePath | None = None  # where ca.key lives (upstream backups miss it): backed up too when named
+    backups_dir: AbsolutePath
+    log: AbsolutePath
     service: ServiceSpec
     lighthouse_ip: str = "10.100.0.1"
     tcp_check_url: HttpUrl | None = None
@@ -223,12 +222,6 @@ class NebulaComponent(_Strict):
     overlay_wait: Seconds = 20
     cert_min_days: Annotated[int, Field(ge=0)] = 30
 
-    @field_validator("bin_dir", "config", "cert", "ca_dir", "backups_dir", "log")
-    @classmethod
-    def _absolute(cls, value: str | None) -> str | None:
-        if value is not None and not PurePosixPath(value).is_absolute():
-            raise ValueError("must be an absolute path")
-        return value
 
 
 class Components(_Strict):

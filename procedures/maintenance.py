@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from procedures.config import Inventory, Plan, load_inventory, load_plan
 from procedures.drivers.cni import CniPlugin
@@ -35,28 +36,26 @@ class Maintenance:
         return self._hosts[name]
 
     def gateway(self) -> Gateway:
-        component = self.inventory.components.gateway
-        if component is None:
-            raise ConfigError(f"{self.inventory_path}: no components.gateway in the inventory")
+        component = self._component("gateway")
         return Gateway(self.host(component.host), component)
 
     def monitoring(self) -> MonitoringStack:
-        component = self.inventory.components.monitoring
-        if component is None:
-            raise ConfigError(f"{self.inventory_path}: no components.monitoring in the inventory")
+        component = self._component("monitoring")
         return MonitoringStack(self.host(component.host), component)
 
     def cni(self) -> CniPlugin:
-        component = self.inventory.components.cni
-        if component is None:
-            raise ConfigError(f"{self.inventory_path}: no components.cni in the inventory")
+        component = self._component("cni")
         return CniPlugin(self.host(component.host), component)
 
     def nebula(self) -> NebulaNode:
-        component = self.inventory.components.nebula
-        if component is None:
-            raise ConfigError(f"{self.inventory_path}: no components.nebula in the inventory")
+        component = self._component("nebula")
         return NebulaNode(self.host(component.host), component)
+
+    def _component(self, name: str) -> Any:
+        component = getattr(self.inventory.components, name)
+        if component is None:
+            raise ConfigError(f"{self.inventory_path}: no components.{name} in the inventory")
+        return component
 
     def close(self) -> None:
         for host in self._hosts.values():

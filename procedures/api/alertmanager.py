@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from procedures.api import LifecycleClient
 from procedures.errors import ApiError
-from procedures.http import Http, Reply
+from procedures.http import Reply
 
 
-class AlertmanagerClient:
-    def __init__(self, http: Http, base_url: str) -> None:
-        self.http = http
-        self.base = base_url.rstrip("/")
-
-    def ready(self) -> bool:
-        try:
-            return self.http.get(f"{self.base}/-/ready").ok
-        except ApiError:
-            return False
-
+class AlertmanagerClient(LifecycleClient):
     def create_silence(self, silence: dict[str, Any]) -> str:
         reply = _ok(self.http.request("POST", f"{self.base}/api/v2/silences", json=silence))
         return str(reply.json()["silenceID"])
