@@ -177,7 +177,6 @@ class MonitoringComponent(_Strict):
     timeouts: MonitoringTimeouts = MonitoringTimeouts()
 
 
-
 class CniComponent(_Strict):
     """The Flatnet CNI plugin binary and its conflist (production: /opt/cni/bin, /etc/cni/net.d)."""
 
@@ -191,7 +190,6 @@ class CniComponent(_Strict):
     test_image: str = "docker.io/library/alpine:latest"
     environment: dict[EnvName, str] = {}
     backups_dir: AbsolutePath
-
 
 
 class ServiceSpec(_Strict):
@@ -221,7 +219,6 @@ class NebulaComponent(_Strict):
     http_get_command: str = "curl -fsS -m 2"
     overlay_wait: Seconds = 20
     cert_min_days: Annotated[int, Field(ge=0)] = 30
-
 
 
 class Components(_Strict):
