@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +94,19 @@ def test_a_certificate_near_expiry_fails_the_check(nlab: Lab, tmp_path: Path) ->
 
     assert run.rc == 1, run.output
     assert "expires in 1.5 days (minimum 30): renew it" in run.output
+
+
+def test_the_emergency_rollback_restores_the_latest_recorded_backup(nlab: Lab, tmp_path: Path) -> None:
+    node = overlay(nlab)
+    for binary in ("nebula", "nebula-cert"):  # start from the current release (renamed over: it may be running)
+        staged = node.bin_dir / f".{binary}.test"
+        shutil.copy2(node.release("lab.1") / binary, staged)
+        os.replace(staged, node.bin_dir / binary)
+    assert run_features(nlab, tmp_path, FEATURE, "-k", "update", "--lab-fault", "none").rc == 0
+    assert (node.bin_dir / "nebula").read_bytes().endswith(b"1.6.1-lab.2\n")
+
+    run = run_features(nlab, tmp_path, FEATURE, "--run-rollback", "nebula-rollback")
+
+    assert run.rc == 0, run.output
+    assert (node.bin_dir / "nebula").read_bytes().endswith(b"1.6.1-lab.1\n")
+    assert overlay_works(nlab)
