@@ -99,6 +99,7 @@ def test_each_fault_stops_or_rolls_back(mlab: Lab, tmp_path: Path, fault: str, s
     finally:
         mlab.use_fault(None)
     ready = [stack(mlab).url(s) + "/-/ready" for s in ("prometheus", "alertmanager")]
+    ready += [stack(mlab).url("grafana") + "/api/health", stack(mlab).url("loki") + "/ready"]
     assert all(httpx.get(url, timeout=5).status_code == 200 for url in ready)
     assert active_silences(mlab) == []
 
