@@ -68,6 +68,13 @@ class HostSpec(_Strict):
     password_env: EnvName | None = None
     connect_timeout: Seconds = 10
     command_timeout: Seconds = 120
+    # WinRM only
+    scheme: Literal["https", "http"] = "https"
+    auth: Literal["ntlm", "kerberos", "basic", "certificate"] = "ntlm"
+    ca_trust_path: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    operation_timeout: Seconds = 5
 
     @model_validator(mode="after")
     def _remote_needs_user(self) -> HostSpec:

@@ -7,7 +7,8 @@ ever catch these::
     ProcedureError
     ├── ConfigError                 inventory or plan is invalid (nothing has run yet)
     ├── TransportError              the target could not be reached or a command could not run
-    │   └── CommandTimeout          a command outlived its deadline
+    │   ├── CommandTimeout          a command outlived its deadline
+    │   └── ScriptTooLong           a PowerShell script exceeds the Windows command line
     ├── CommandFailed               a command ran and exited non-zero (carries the result)
     ├── ApiError                    an HTTP exchange failed or answered an error status
     ├── DriverError                 a component is not in the state an action needs
@@ -39,6 +40,10 @@ class TransportError(ProcedureError):
 
 class CommandTimeout(TransportError):
     """A command did not finish before its deadline and was killed."""
+
+
+class ScriptTooLong(TransportError):
+    """The encoded PowerShell script would not fit cmd.exe's 8191-character command line."""
 
 
 class CommandFailed(ProcedureError):

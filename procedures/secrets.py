@@ -67,7 +67,9 @@ def register(value: str) -> None:
 
 
 def register_basic_auth(user: str, password: str) -> None:
-    register(base64.b64encode(f"{user}:{password}".encode()).decode().rstrip("="))
+    """The Authorization header's value, in both encodings HTTP clients use for it."""
+    for encoding in ("utf-8", "latin-1"):
+        register(base64.b64encode(f"{user}:{password}".encode(encoding, "replace")).decode().rstrip("="))
 
 
 def redact(text: str) -> str:

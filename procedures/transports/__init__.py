@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 TRANSPORTS: dict[str, str] = {
     "local": "procedures.transports.posix.LocalTransport",
     "ssh": "procedures.transports.posix.SshTransport",
-    # "winrm": "procedures.transports.winrm.WinRMTransport",  (Windows hosts: see issue 6)
+    "winrm": "procedures.transports.winrm.WinRMTransport",
 }
 
 
