@@ -6,7 +6,6 @@ before anything is restored from it, so a corrupt backup is never used.
 
 from __future__ import annotations
 
-import base64
 import json
 import posixpath
 from dataclasses import asdict, dataclass, field
@@ -54,19 +53,8 @@ class Backup:
 
 
 def tree_digest(host: Host, base: str, paths: list[str]) -> dict[str, FileEntry]:
-    """Size and sha256 of every regular file under ``paths`` (relative to ``base``)."""
-    present = " ".join(sh(p) for p in paths)
-    listing = host.run(
-        f"cd {sh(base)} && for p in {present}; do [ -e \"$p\" ] && find \"$p\" -type f; done | LC_ALL=C sort"
-        " | while IFS= read -r f; do printf '%s\\t%s\\t%s\\t%s\\n' \"$(stat -c %s \"$f\")\""
-        " \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" \"$(stat -c %a \"$f\")\" \"$f\"; done",
-        purpose=f"hash the files under {base}",
-    ).stdout
-    files: dict[str, FileEntry] = {}
-    for line in listing.splitlines():
-        size, digest, mode, name = line.split("\t", 3)
-        files[name] = FileEntry(int(size), digest, mode)
-    return files
+    """Size, sha256 and mode of every regular file under ``paths`` (relative to ``base``)."""
+    return {name: FileEntry(size, digest, mode) for size, digest, mode, name in host.files.listing(base, paths)}
 
 
 def first_difference(expected: dict[str, FileEntry], actual: dict[str, FileEntry]) -> str | None:
@@ -93,7 +81,7 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
     backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
                     tree_digest(host, source, paths), facts)
     backup.verify(host)
-    _write(host, posixpath.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
+    host.files.write_text(host.files.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
     record.data(f"backup manifest {dest}", backup.manifest())
     return backup
 
@@ -102,14 +90,14 @@ def keep(host: Host, *, contents: dict[str, str], backups_dir: str, component: s
          facts: dict[str, Any]) -> Backup:
     """A backup of content fetched from an API (dashboards): written, hashed, manifest last."""
     now = datetime.now(UTC)
-    dest = _new_folder(backups_dir, component, now)
-    host.run(f"mkdir -p {sh(dest)}", purpose="create the backup folder")
+    dest = _new_folder(host, backups_dir, component, now)
+    host.files.make_dir(dest)
     for name, content in contents.items():
-        _write(host, posixpath.join(dest, name), content)
+        host.files.write_text(host.files.join(dest, name), content)
     names = sorted(contents)
     backup = Backup(dest, component, "api", now.isoformat(timespec="seconds"), names,
                     tree_digest(host, dest, names), facts)
-    _write(host, posixpath.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
+    host.files.write_text(host.files.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
     record.data(f"backup manifest {dest}", backup.manifest())
     return backup
 
@@ -117,7 +105,7 @@ def keep(host: Host, *, contents: dict[str, str], backups_dir: str, component: s
 def read(host: Host, backup: Backup, name: str) -> str:
     """One file's content, after the whole backup was verified against its manifest."""
     backup.verify(host)
-    return host.run(f"cat {sh(posixpath.join(backup.path, name))}", purpose=f"read {name} from the backup").stdout
+    return host.files.read_text(host.files.join(backup.path, name))
 
 
 def restore(host: Host, backup: Backup, *, in_place: bool) -> None:
@@ -129,45 +117,32 @@ def restore(host: Host, backup: Backup, *, in_place: bool) -> None:
     backup.verify(host)
     current = tree_digest(host, backup.source, backup.paths)
     for extra in sorted(set(current) - set(backup.files)):
-        host.run(f"rm -f {sh(posixpath.join(backup.source, extra))}", purpose=f"remove {extra}")
+        host.files.remove(host.files.join(backup.source, extra))
     for name in sorted(backup.files):
-        if current.get(name) == backup.files[name]:
-            continue
-        src, dst = posixpath.join(backup.path, name), posixpath.join(backup.source, name)
-        if in_place:
-            host.run(f"cp -p {sh(src)} {sh(dst)}", purpose=f"restore {name}")
-        else:
-            install_atomically(host, src, dst, purpose=f"restore {name}")
+        if current.get(name) != backup.files[name]:
+            host.files.copy_file(host.files.join(backup.path, name), host.files.join(backup.source, name),
+                                 in_place=in_place)
 
 
-def install_atomically(host: Host, src: str, dst: str, *, purpose: str) -> None:
+def install_atomically(host: Host, src: str, dst: str) -> None:
     """Copy beside the target, flush it to disk, rename over: readers see the old file or the new one."""
-    tmp = posixpath.join(posixpath.dirname(dst), f".{posixpath.basename(dst)}.new")
-    host.run(f"cp -p {sh(src)} {sh(tmp)} && sync {sh(tmp)} && mv -f {sh(tmp)} {sh(dst)}", purpose=purpose)
+    host.files.copy_file(src, dst, in_place=False)
 
 
 def latest(host: Host, backups_dir: str, component: str) -> Backup:
     """The most recent backup of ``component`` that has a manifest."""
-    found = host.run(
-        f"ls -1d {sh(backups_dir)}/{component}-*/{MANIFEST} 2>/dev/null | LC_ALL=C sort | tail -n 1",
-        purpose="find the latest backup",
-    ).stdout.strip()
+    found = host.files.newest(backups_dir, f"{component}-*/{MANIFEST}")
     if not found:
         raise BackupError(f"no {component} backup with a manifest under {backups_dir}")
-    return load(host, posixpath.dirname(found))
+    return load(host, host.files.path.dirname(found))
 
 
 def load(host: Host, path: str) -> Backup:
-    raw = json.loads(host.run(f"cat {sh(posixpath.join(path, MANIFEST))}", purpose="read the backup manifest").stdout)
+    raw = json.loads(host.files.read_text(host.files.join(path, MANIFEST)))
     raw["files"] = {name: FileEntry(**entry) for name, entry in raw["files"].items()}
     raw["path"] = path  # where it is now, even if an operator moved it
     return Backup(**raw)
 
 
-def _new_folder(backups_dir: str, component: str, now: datetime) -> str:
-    return posixpath.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")
-
-
-def _write(host: Host, path: str, content: str) -> None:
-    encoded = base64.b64encode(content.encode()).decode()
-    host.run(f"printf %s {encoded} | base64 -d > {sh(path)}", purpose=f"write {path}")
+def _new_folder(host: Host, backups_dir: str, component: str, now: datetime) -> str:
+    return host.files.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")

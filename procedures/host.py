@@ -6,10 +6,12 @@ in the record. Drivers receive a Host and never build a transport themselves.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from procedures import record
 from procedures.errors import TransportError
+from procedures.files import Files, files_for
 from procedures.transports import get_transport
 
 if TYPE_CHECKING:
@@ -43,6 +45,11 @@ class Host:
             raise
         record.command(result, purpose)
         return result.check(purpose) if check else result
+
+    @functools.cached_property
+    def files(self) -> Files:
+        """File operations in this host's own dialect (POSIX shell or PowerShell)."""
+        return files_for(self)
 
     def close(self) -> None:
         self.transport.close()

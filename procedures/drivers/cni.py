@@ -72,7 +72,7 @@ class CniPlugin:
                             backups_dir=self.c.backups_dir, component="cni", facts=facts)
 
     def install_binary(self, new: str) -> None:
-        backups.install_atomically(self.host, new, self.binary, purpose="install the new plugin atomically")
+        backups.install_atomically(self.host, new, self.binary)
 
     def check_conflist(self, path: str) -> dict[str, Any]:
         """It must parse, name this network, and name only plugin types that exist on the host."""
@@ -90,7 +90,7 @@ class CniPlugin:
 
     def install_conflist(self, new: str) -> None:
         self.check_conflist(new)
-        backups.install_atomically(self.host, new, self.c.conflist, purpose="install the new conflist atomically")
+        backups.install_atomically(self.host, new, self.c.conflist)
 
     def restore(self, backup: backups.Backup) -> None:
         backups.restore(self.host, backup, in_place=False)

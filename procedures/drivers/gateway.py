@@ -56,7 +56,7 @@ class Gateway:
 
     # -- paths -----------------------------------------------------------------
     def path(self, *parts: str) -> str:
-        return posixpath.join(self.c.root, *parts)
+        return self.host.files.join(self.c.root, *parts)
 
     @property
     def live(self) -> str:
@@ -84,7 +84,7 @@ class Gateway:
         return match.group(1)
 
     def exists(self, path: str) -> bool:
-        return self.host.run(f"test -e {sh(path)}", check=False, purpose=f"check whether {path} exists").rc == 0
+        return self.host.files.exists(path)
 
     def pid(self) -> int | None:
         """PID of the running master, from the pid file, if that process is alive."""
@@ -118,8 +118,9 @@ class Gateway:
         """Move folders left by an earlier maintenance into this run's backup, so none is lost."""
         for folder in (self.old, self.failed):
             if self.exists(folder):
-                target = posixpath.join(backup.path, "retired-" + posixpath.basename(folder))
-                self.host.run(f"mv {sh(folder)} {sh(target)}", purpose="keep a leftover folder in the backup")
+                files = self.host.files
+                files.copy_into(self.c.root, [files.path.basename(folder)], files.join(backup.path, "retired"))
+                files.remove(folder)
 
     def stage(self, release: str | None) -> str:
         """Lay out the new release in the staging folder with the live site configuration.
@@ -128,18 +129,13 @@ class Gateway:
         bundled files (the manual's blanket copy of ``lualib`` would put the
         old release's libraries back). Returns the staged release's version.
         """
+        files = self.host.files
         if release is not None:
-            self.host.run(f"rm -rf {sh(self.staging)} && cp -a {sh(release)} {sh(self.staging)}",
-                          purpose="unpack the new release")
+            files.replace_tree(release, self.staging)
         elif not self.exists(self.staging):
             raise DriverError(f"nothing to install: no release in the plan and no {self.staging}")
         for item in self.c.site_config:
-            src, dst = posixpath.join(self.live, item), posixpath.join(self.staging, item)
-            self.host.run(
-                f"if [ -d {sh(src)} ]; then mkdir -p {sh(dst)} && cp -a {sh(src)}/. {sh(dst)}/; "
-                f"else mkdir -p {sh(posixpath.dirname(dst))} && cp -a {sh(src)} {sh(dst)}; fi",
-                purpose=f"copy the live {item} into the new release",
-            )
+            files.merge_into(files.join(self.live, item), files.join(self.staging, item))
         return self.version(self.staging)
 
     def config_test(self, folder: str) -> None:
@@ -173,16 +169,19 @@ class Gateway:
         """live → old, staging → live."""
         if self.exists(self.old):
             raise DriverError(f"{self.old} exists: a previous update was not finished")
-        self.host.run(f"mv {sh(self.live)} {sh(self.old)} && mv {sh(self.staging)} {sh(self.live)}",
-                      purpose="swap the new release in")
+        self.host.files.move(self.live, self.old)
+        self.host.files.move(self.staging, self.live)
 
     def swap_back(self) -> bool:
         """live → failed, old → live; False (and no change) when no swap happened."""
         if not self.exists(self.old):
             record.text("swap back", f"{self.old} does not exist: the new release was never swapped in")
             return False
-        self.host.run(f"rm -rf {sh(self.failed)} && mv {sh(self.live)} {sh(self.failed)} && "
-                      f"mv {sh(self.old)} {sh(self.live)}", purpose="put the previous release back")
+        files = self.host.files
+        files.remove(self.failed)
+        if self.exists(self.live):
+            files.move(self.live, self.failed)
+        files.move(self.old, self.live)
         return True
 
     def swapped_in(self) -> bool:

@@ -71,8 +71,7 @@ class NebulaNode:
 
     def replace_binaries(self, folder: str) -> None:
         for name in self.c.binaries:
-            backups.install_atomically(self.host, self.binary(name, folder), self.binary(name),
-                                       purpose=f"replace {name}")
+            backups.install_atomically(self.host, self.binary(name, folder), self.binary(name))
 
     def restore(self, backup: backups.Backup) -> None:
         backups.restore(self.host, backup, in_place=False)
