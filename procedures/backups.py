@@ -7,13 +7,11 @@ before anything is restored from it, so a corrupt backup is never used.
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from procedures import record
-from procedures.commands import sh
 from procedures.errors import BackupError
 
 if TYPE_CHECKING:
@@ -74,10 +72,8 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
          facts: dict[str, Any]) -> Backup:
     """Copy ``paths`` out of ``source`` into a new timestamped folder and prove the copy."""
     now = datetime.now(UTC)
-    dest = posixpath.join(backups_dir, f"{component}-{now.strftime('%Y%m%d_%H%M%S_%f')}")
-    copies = " && ".join(f"mkdir -p {sh(posixpath.dirname(dest + '/' + p))} && cp -a {sh(p)} {sh(dest + '/' + p)}"
-                         for p in paths)
-    host.run(f"mkdir -p {sh(dest)} && cd {sh(source)} && {copies}", purpose="copy into the backup")
+    dest = _new_folder(host, backups_dir, component, now)
+    host.files.copy_into(source, paths, dest)
     backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
                     tree_digest(host, source, paths), facts)
     backup.verify(host)

@@ -7,7 +7,7 @@ as names of environment variables (``*_env`` fields), never as values.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
@@ -30,9 +30,12 @@ EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 def _absolute(value: str) -> str:
-    if not PurePosixPath(value).is_absolute():
-        raise ValueError("must be an absolute path")
-    return value.rstrip("/") or "/"
+    """POSIX (``/opt/cni/bin``) or Windows (``F:\\flatnet``) absolute paths."""
+    if PurePosixPath(value).is_absolute():
+        return value.rstrip("/") or "/"
+    if PureWindowsPath(value).is_absolute():
+        return value.rstrip("\\")
+    raise ValueError("must be an absolute path")
 
 
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
@@ -102,7 +105,7 @@ class GatewayComponent(_Strict):
     """An OpenResty gateway laid out as in the manual: live, staged, old and failed folders."""
 
     host: str
-    flavor: Literal["posix"] = "posix"
+    flavor: Literal["posix", "windows"] = "posix"
     root: AbsolutePath
     install_dir: str = "openresty"
     staging_dir: str = "openresty-new"
@@ -202,7 +205,7 @@ class CniComponent(_Strict):
 class ServiceSpec(_Strict):
     """How the host runs a service: Windows service (issue 6), systemd, or runit (the lab)."""
 
-    manager: Literal["systemd", "runit"]
+    manager: Literal["windows", "systemd", "runit"]
     name: str
     timeout: Seconds = 30
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from procedures.config import Inventory, Plan, load_inventory, load_plan
 from procedures.drivers.cni import CniPlugin
-from procedures.drivers.gateway import Gateway
+from procedures.drivers.gateway import Gateway, gateway_for
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.drivers.nebula import NebulaNode
 from procedures.errors import ConfigError
@@ -37,7 +37,7 @@ class Maintenance:
 
     def gateway(self) -> Gateway:
         component = self._component("gateway")
-        return Gateway(self.host(component.host), component)
+        return gateway_for(self.host(component.host), component)
 
     def monitoring(self) -> MonitoringStack:
         component = self._component("monitoring")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import DriverError
 
@@ -25,7 +26,9 @@ class Service:
 
     @classmethod
     def for_spec(cls, host: Host, spec: ServiceSpec) -> Service:
-        return {"runit": RunitService, "systemd": SystemdService}[spec.manager](host, spec)
+        flavors: dict[str, type[Service]] = {"runit": RunitService, "systemd": SystemdService,
+                                             "windows": WindowsService}
+        return flavors[spec.manager](host, spec)
 
     def state(self) -> str:
         raise NotImplementedError
@@ -91,3 +94,22 @@ class SystemdService(Service):
     def stop(self) -> None:
         self.host.run(f"systemctl stop {sh(self.spec.name)}", purpose="stop the service", timeout=self.spec.timeout)
         self._wait("down")
+
+
+class WindowsService(Service):
+    """A Windows service (Nebula runs under NSSM as one): Stop/Start-Service, then WaitForStatus."""
+
+    def state(self) -> str:
+        out = self.host.run(ps.script(f"(Get-Service -Name {ps.quote(self.spec.name)}).Status.ToString()"),
+                            purpose="read the service state", check=False)
+        return {"Running": "run", "Stopped": "down"}.get(out.stdout.strip(), out.stdout.strip() or "unknown")
+
+    def start(self) -> None:
+        self.host.run(ps.script(f"Start-Service -Name {ps.quote(self.spec.name)}",
+                                ps.wait_service(self.spec.name, "Running", self.spec.timeout)),
+                      purpose="start the service", timeout=self.spec.timeout + 30)
+
+    def stop(self) -> None:
+        self.host.run(ps.script(f"Stop-Service -Name {ps.quote(self.spec.name)}",
+                                ps.wait_service(self.spec.name, "Stopped", self.spec.timeout)),
+                      purpose="stop the service", timeout=self.spec.timeout + 30)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from procedures import backups, record
+from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import ApiError, DriverError, VerificationFailed
 from procedures.http import Http, Reply
@@ -234,3 +235,56 @@ def _describe_unhealthy(health: Health, version: str | None, expected: str) -> s
 
     return (f"the gateway does not serve {expected}: front page {show(health.front)}, "
             f"API health {show(health.api)}, version {version!r}")
+
+
+class WindowsGateway(Gateway):
+    """The manual's own flavor: OpenResty on Windows, driven with PowerShell over WinRM.
+
+    nginx has no binary upgrade on Windows: the manual's stop/rename/start stays.
+    """
+
+    def _nginx(self, folder: str, *args: str, check: bool, purpose: str) -> Any:
+        exe = self.host.files.join(folder, self.c.binary)
+        return self.host.run(ps.script(f"Set-Location -LiteralPath {ps.quote(folder)}",
+                                       ps.native_stderr_ok(exe, *self.c.nginx_args, *args)),
+                             check=check, purpose=purpose)
+
+    def pid(self) -> int | None:
+        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
+        out = self.host.run(ps.script(
+            f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
+            "if ($p -and (Get-Process -Id $p -ErrorAction SilentlyContinue)) { $p }"),
+            check=False, purpose="check whether the gateway runs")
+        text = out.stdout.strip()
+        return int(text) if out.rc == 0 and text.isdigit() else None
+
+    def start(self) -> None:
+        """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
+        if self.is_running():
+            record.text("start", "the gateway is already running")
+            return
+        exe = self.host.files.join(self.live, self.c.binary)
+        arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
+        self.host.run(ps.script(
+            f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
+            f"-ArgumentList {arguments} -WindowStyle Hidden"), purpose="start the gateway")
+        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+
+    def config_test(self, folder: str) -> None:
+        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)")
+        if self.c.lua_check:
+            exe, *args = self.c.lua_check.split()
+            lualib = self.host.files.join(folder, "lualib")
+            call = " ".join(["&", ps.quote(exe), *(ps.quote(a) for a in args), "$_.FullName"])
+            self.host.run(ps.script(
+                "$bad = 0",
+                f"Get-ChildItem -LiteralPath {ps.quote(lualib)} -Recurse -Filter '*.lua' -File | ForEach-Object {{",
+                f"  {call} | Out-Null",
+                "  if ($LASTEXITCODE -ne 0) { $bad = 1 }",
+                "}",
+                "if ($bad) { throw 'a Lua module does not compile' }"),
+                purpose="compile every Lua module (nginx -t does not)")
+
+
+def gateway_for(host: Host, component: GatewayComponent) -> Gateway:
+    return WindowsGateway(host, component) if component.flavor == "windows" else Gateway(host, component)

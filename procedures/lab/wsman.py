@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,6 +56,7 @@ class WsmanStandIn:
     user: str
     password: str
     rules: list[tuple[str, Reply]] = field(default_factory=list)
+    responder: Callable[[str], Reply | None] | None = None  # a stateful world, tried before the rules
     calls: list[Call] = field(default_factory=list)
     open_shells: set[str] = field(default_factory=set)
     commands: dict[str, tuple[Call, Reply]] = field(default_factory=dict)
@@ -78,6 +80,8 @@ class WsmanStandIn:
             self._server.server_close()
 
     def answer(self, script: str) -> Reply:
+        if self.responder is not None and (reply := self.responder(script)) is not None:
+            return reply
         for pattern, reply in self.rules:
             if re.search(pattern, script, re.S):
                 return reply
