@@ -31,6 +31,11 @@ class Files(ABC):
     def join(self, *parts: str) -> str:
         return str(self.path.join(*parts))
 
+    def split_anchor(self, target: str) -> tuple[str, str]:
+        """``/opt/cni/bin/flatnet`` → ``("/", "opt/cni/bin/flatnet")``; ``F:\\x\\y`` → ``("F:\\", "x\\y")``."""
+        drive, rest = self.path.splitdrive(target)
+        return drive + self.path.sep, rest.lstrip(self.path.sep)
+
     def run(self, script: str, purpose: str, check: bool = True) -> str:
         return self.host.run(script, purpose=purpose, check=check).stdout
 
@@ -119,6 +124,10 @@ class PosixFiles(Files):
 
 class WindowsFiles(Files):
     path = ntpath
+
+    def join(self, *parts: str) -> str:
+        """Manifest names use ``/``; Windows paths get ``\\`` throughout."""
+        return ntpath.join(*parts).replace("/", "\\")
 
     def make_dir(self, target: str) -> None:
         self.run(ps.script(f"New-Item -ItemType Directory -Force -Path {ps.quote(target)} | Out-Null"),

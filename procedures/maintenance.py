@@ -10,7 +10,7 @@ from procedures.config import Inventory, Plan, load_inventory, load_plan
 from procedures.drivers.cni import CniPlugin
 from procedures.drivers.gateway import Gateway, gateway_for
 from procedures.drivers.monitoring import MonitoringStack
-from procedures.drivers.nebula import NebulaNode
+from procedures.drivers.nebula import NebulaNode, node_for
 from procedures.errors import ConfigError
 from procedures.host import Host
 
@@ -49,7 +49,7 @@ class Maintenance:
 
     def nebula(self) -> NebulaNode:
         component = self._component("nebula")
-        return NebulaNode(self.host(component.host), component)
+        return node_for(self.host(component.host), component)
 
     def _component(self, name: str) -> Any:
         component = getattr(self.inventory.components, name)

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tree_sitter as ts
+import tree_sitter_powershell as tsp
 import yaml
 
 from procedures import powershell as ps
@@ -86,6 +88,9 @@ def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> 
     assert state.running == "1.27.1.2"
     assert all(c.signalled and c.deleted for c in wsman.calls) and not wsman.open_shells
     assert all(c.command_line.startswith("powershell.exe -NoProfile -NonInteractive") for c in wsman.calls)
+    grammar = ts.Parser(ts.Language(tsp.language()))
+    unparsable = [s for s in set(sent) if grammar.parse(s.encode()).root_node.has_error]
+    assert unparsable == []
 
 
 @pytest.mark.parametrize("fault", ["unhealthy", "start fails", "start hangs"])

@@ -68,7 +68,8 @@ class CniPlugin:
 
     # -- operations ----------------------------------------------------------------
     def backup(self, facts: dict[str, Any]) -> backups.Backup:
-        return backups.take(self.host, source="/", paths=[self.binary.lstrip("/"), self.c.conflist.lstrip("/")],
+        return backups.take(self.host, source="/", paths=[self.host.files.split_anchor(p)[1]
+                                                          for p in (self.binary, self.c.conflist)],
                             backups_dir=self.c.backups_dir, component="cni", facts=facts)
 
     def install_binary(self, new: str) -> None:

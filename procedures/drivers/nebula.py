@@ -7,13 +7,13 @@ through the tunnel, and a completed handshake in the log written since the start
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from procedures import backups, record
+from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import VerificationFailed
 from procedures.services import Service
@@ -33,20 +33,21 @@ class NebulaNode:
         self.service = Service.for_spec(host, component.service)
 
     def binary(self, name: str = "nebula", folder: str | None = None) -> str:
-        return posixpath.join(folder or self.c.bin_dir, name)
+        return self.host.files.join(folder or self.c.bin_dir, name)
 
     # -- facts -------------------------------------------------------------------------
     def version(self, folder: str | None = None) -> dict[str, Any]:
         """``nebula -version`` plus the sha256 of every binary."""
-        out = self.host.run(f"{sh(self.binary(folder=folder))} -version", purpose="read the version (nebula -version)",
-                            check=False)
-        digests = {name: self.host.run(f"sha256sum {sh(self.binary(name, folder))} | cut -d' ' -f1",
-                                       purpose=f"hash {name}").stdout.strip() for name in self.c.binaries}
+        out = self.host.run(self._call(self.binary(folder=folder), "-version"),
+                            purpose="read the version (nebula -version)", check=False)
+        base = folder or self.c.bin_dir
+        names = [self.host.files.path.basename(self.binary(n, base)) for n in self.c.binaries]
+        digests = {name: digest for _size, digest, _mode, name in self.host.files.listing(base, names)}
         reported = out.stdout.strip().removeprefix("Version: ") if out.rc == 0 else None
         return {"version": reported, "sha256": digests, **({} if out.rc == 0 else {"error": out.stderr.strip()[:200]})}
 
     def cert_days_left(self) -> float:
-        out = self.host.run(f"{sh(self.binary('nebula-cert'))} print -json -path {sh(self.c.cert)}",
+        out = self.host.run(self._call(self.binary("nebula-cert"), "print", "-json", "-path", self.c.cert),
                             purpose="read the host certificate (nebula-cert print)").stdout
         not_after = datetime.fromisoformat(json.loads(out)["details"]["notAfter"].replace("Z", "+00:00"))
         return (not_after - datetime.now(UTC)).total_seconds() / 86400
@@ -55,18 +56,33 @@ class NebulaNode:
         out = self.host.run(f"stat -c %s {sh(self.c.log)} 2>/dev/null || echo 0", purpose="measure the log")
         return int(out.stdout.strip() or 0)
 
+    # -- command builders (the Windows flavor overrides these) ------------------------------
+    def _call(self, executable: str, *args: str) -> str:
+        return sh(executable, *args)
+
+    def _overlay_checks(self) -> dict[str, str]:
+        prefix = f"{self.c.overlay_exec_prefix} " if self.c.overlay_exec_prefix else ""
+        checks = {"ping": f"{prefix}{self.c.ping_command} {sh(self.c.lighthouse_ip)}"}
+        if self.c.tcp_check_url:
+            checks["tcp"] = f"{prefix}{self.c.http_get_command} {sh(str(self.c.tcp_check_url))}"
+        return checks
+
+    def _log_since(self, offset: int) -> str:
+        return f"tail -c +{offset + 1} {sh(self.c.log)}"
+
     # -- operations --------------------------------------------------------------------
     def backup(self, facts: dict[str, Any]) -> backups.Backup:
         """Binaries, config, certificates, and the CA folder when the inventory names it."""
-        config_dir = posixpath.dirname(self.c.config)
+        config_dir = self.host.files.path.dirname(self.c.config)
         paths = [self.binary(n) for n in self.c.binaries] + [config_dir]
         if self.c.ca_dir:
             paths.append(self.c.ca_dir)
-        return backups.take(self.host, source="/", paths=[p.lstrip("/") for p in paths],
+        anchor = self.host.files.split_anchor(paths[0])[0]
+        return backups.take(self.host, source=anchor, paths=[self.host.files.split_anchor(p)[1] for p in paths],
                             backups_dir=self.c.backups_dir, component="nebula", facts=facts)
 
     def config_test(self, folder: str) -> None:
-        self.host.run(f"{sh(self.binary(folder=folder))} -test -config {sh(self.c.config)}",
+        self.host.run(self._call(self.binary(folder=folder), "-test", "-config", self.c.config),
                       purpose="test the config with the new binary (nebula -test)")
 
     def replace_binaries(self, folder: str) -> None:
@@ -81,10 +97,7 @@ class NebulaNode:
         """Running, lighthouse answers ping and TCP through the tunnel, handshake in the log; bounded."""
         if self.service.state() != "run":
             raise VerificationFailed(f"the Nebula service is {self.service.state()!r}, not running")
-        prefix = f"{self.c.overlay_exec_prefix} " if self.c.overlay_exec_prefix else ""
-        checks = {"ping": f"{prefix}{self.c.ping_command} {sh(self.c.lighthouse_ip)}"}
-        if self.c.tcp_check_url:
-            checks["tcp"] = f"{prefix}{self.c.http_get_command} {sh(str(self.c.tcp_check_url))}"
+        checks = self._overlay_checks()
         deadline = time.monotonic() + self.c.overlay_wait
         results: dict[str, str] = {}
         for name, command in checks.items():
@@ -97,10 +110,45 @@ class NebulaNode:
                     raise VerificationFailed(f"no {name} answer from {self.c.lighthouse_ip} through the overlay "
                                              f"within {self.c.overlay_wait:g}s: {(out.stdout + out.stderr)[-200:]}")
                 time.sleep(0.2)
-        tail = self.host.run(f"tail -c +{log_offset + 1} {sh(self.c.log)}", purpose="read the log since the start")
+        tail = self.host.run(self._log_since(log_offset), purpose="read the log since the start")
         lines = [line for line in tail.stdout.splitlines() if HANDSHAKE_DONE.search(line)]
         if not lines:
             raise VerificationFailed("no completed handshake in the Nebula log since the start")
         results["handshake"] = lines[-1]
         record.data("overlay verified", results)
         return results
+
+
+class WindowsNebulaNode(NebulaNode):
+    """Nebula as the manual runs it: ``nebula.exe`` under the Windows service ``Nebula``."""
+
+    def binary(self, name: str = "nebula", folder: str | None = None) -> str:
+        return self.host.files.join(folder or self.c.bin_dir, f"{name}.exe")
+
+    def _call(self, executable: str, *args: str) -> str:
+        return ps.script(ps.native_stderr_ok(executable, *args))
+
+    def log_size(self) -> int:
+        out = self.host.run(ps.script(f"if (Test-Path -LiteralPath {ps.quote(self.c.log)}) "
+                                      f"{{ (Get-Item -LiteralPath {ps.quote(self.c.log)}).Length }} else {{ 0 }}"),
+                            purpose="measure the log")
+        return int(out.stdout.strip() or 0)
+
+    def _overlay_checks(self) -> dict[str, str]:
+        checks = {"ping": ps.script(ps.native("ping.exe", "-n", "1", "-w", "1000", self.c.lighthouse_ip))}
+        if self.c.tcp_check_url:
+            checks["tcp"] = ps.script(f"(Invoke-WebRequest -UseBasicParsing -TimeoutSec 2 "
+                                      f"-Uri {ps.quote(str(self.c.tcp_check_url))}).Content")
+        return checks
+
+    def _log_since(self, offset: int) -> str:
+        """Read from ``offset`` while the service keeps the log open for writing."""
+        return ps.script(
+            f"$s = [IO.File]::Open({ps.quote(self.c.log)}, 'Open', 'Read', 'ReadWrite')",
+            f"[void]$s.Seek({offset}, 'Begin')",
+            "(New-Object IO.StreamReader($s)).ReadToEnd()",
+            "$s.Close()")
+
+
+def node_for(host: Host, component: NebulaComponent) -> NebulaNode:
+    return WindowsNebulaNode(host, component) if component.service.manager == "windows" else NebulaNode(host, component)

@@ -1,0 +1,105 @@
+"""The Nebula feature, unchanged, against a Windows host (WS-Man stand-in + a simulated F:\\ drive)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tree_sitter as ts
+import tree_sitter_powershell as tsp
+import yaml
+
+from procedures import powershell as ps
+from procedures.lab.wsman import WsmanStandIn
+from tests.windows_nebula_world import BIN, BROKEN, LOG, RELEASE, ROOT, SILENT, NebulaWorld
+
+PROJECT = Path(__file__).resolve().parents[1]
+PASSWORD = "Neb-P@ss!2026"
+STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 20))
+START = ps.script("Start-Service -Name 'Nebula'", ps.wait_service("Nebula", "Running", 20))
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[NebulaWorld, WsmanStandIn]]:
+    world = NebulaWorld()
+    wsman = WsmanStandIn("Administrator", PASSWORD, responder=world.respond).start()
+    yield world, wsman
+    wsman.stop()
+
+
+def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> subprocess.CompletedProcess[str]:
+    inventory = {
+        "name": "flatnet-windows",
+        "hosts": {"win": {"transport": "winrm", "address": "127.0.0.1", "port": wsman.port, "user": "Administrator",
+                          "scheme": "http", "auth": "basic", "password_env": "FLATNET_TEST_WINRM_PASSWORD",
+                          "operation_timeout": 1, "command_timeout": 10}},
+        "components": {"nebula": {
+            "host": "win", "bin_dir": BIN, "config": f"{ROOT}\\config\\nebula\\config.yaml",
+            "cert": f"{ROOT}\\config\\nebula\\host.crt", "ca_dir": f"{ROOT}\\pki",
+            "backups_dir": f"{ROOT}\\backups", "log": LOG, "overlay_wait": 2,
+            "service": {"manager": "windows", "name": "Nebula", "timeout": 20},
+            "tcp_check_url": "http://10.100.0.1:8080/"}},
+    }
+    plan = {"id": "win-nebula", "changes": {"nebula": {"release": release, "version": "1.6.1"}}}
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLATNET_")}
+    env["FLATNET_TEST_WINRM_PASSWORD"] = PASSWORD
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "features/nebula_update.feature", "-k", "update",
+         "--inventory", str(tmp_path / "inventory.yaml"), "--plan", str(tmp_path / "plan.yaml"),
+         f"--alluredir={tmp_path / 'allure'}"],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def replaced(name: str, release: str) -> str:
+    tmp = f"{BIN}\\{name}.new"
+    return ps.script(f"Copy-Item -LiteralPath {ps.quote(release + chr(92) + name)} -Destination {ps.quote(tmp)} -Force",
+                     f"Move-Item -LiteralPath {ps.quote(tmp)} -Destination {ps.quote(BIN + chr(92) + name)} -Force")
+
+
+def test_the_nebula_update_runs_unchanged_on_windows(tmp_path: Path, world) -> None:
+    state, wsman = world
+    run = run_nebula_update(tmp_path, wsman, RELEASE)
+    assert run.returncode == 0, run.stdout + run.stderr
+    sent = [c.script for c in wsman.calls]
+    order = [sent.index(s) for s in (STOP, replaced("nebula.exe", RELEASE), replaced("nebula-cert.exe", RELEASE))]
+    order.append(len(sent) - 1 - sent[::-1].index(START))
+    assert order == sorted(order)
+    assert state.drive[f"{BIN}\\nebula.exe"] == "nebula 1.6.2"
+    grammar = ts.Parser(ts.Language(tsp.language()))
+    assert [s for s in set(sent) if grammar.parse(s.encode()).root_node.has_error] == []
+    assert not wsman.open_shells
+
+
+def test_a_broken_windows_release_is_rolled_back(tmp_path: Path, world) -> None:
+    state, wsman = world
+    before = dict(state.drive)
+    run = run_nebula_update(tmp_path, wsman, BROKEN)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "ROLLBACK FAILED" not in run.stdout
+    sent = [c.script for c in wsman.calls]
+    # -test with the new binary fails before anything stops: no Stop-Service was ever sent
+    assert STOP not in sent
+    assert {k: v for k, v in state.drive.items() if "backups" not in k} == before
+    assert state.service == "Running"
+
+
+def test_a_silent_windows_release_is_rolled_back_with_the_scripts_in_order(tmp_path: Path, world) -> None:
+    state, wsman = world
+    before = dict(state.drive)
+    run = run_nebula_update(tmp_path, wsman, SILENT)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "ROLLBACK FAILED" not in run.stdout and "no ping answer" in run.stdout
+    sent = [c.script for c in wsman.calls]
+    stops = [i for i, s in enumerate(sent) if s == STOP]
+    starts = [i for i, s in enumerate(sent) if s == START]
+    assert len(stops) == 2 and len(starts) == 2  # the update's, then the rollback's
+    restore = next(i for i, s in enumerate(sent) if "Move-Item" in s and i > stops[1])
+    assert starts[0] < stops[1] < restore < starts[1]
+    assert {k: v for k, v in state.drive.items() if "backups" not in k} == before
+    assert state.node_works
