@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from procedures.lab import Lab
 from procedures.lab.processes import owned_pids
@@ -38,17 +39,27 @@ class Run:
         return [json.loads(p.read_text()) for p in self.results.glob("*-result.json")]
 
 
-def run_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+def run_features(lab: Lab | None, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
                  timeout: float = 300) -> Run:
-    """``pytest features/...`` in a subprocess against ``lab``, with its own Allure results folder."""
+    """``pytest features/...`` in a subprocess against ``lab`` (or an ``--inventory``), with its own results."""
     results = tmp_path / f"allure-{len(list(tmp_path.glob('allure-*')))}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
-    environment |= {"FLATNET_LAB_DIR": str(lab.root), **(env or {})}
+    environment |= {"FLATNET_LAB_DIR": str(lab.root)} if lab else {}
+    environment |= env or {}
     proc = subprocess.run(  # noqa: PLW1510 - the exit code is what the tests judge
         [sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={results}", *args],
         cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout,
     )
     return Run(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+def run_with_inventory(tmp_path: Path, feature: str, inventory: dict, plan: dict, *args: str,
+                       env: dict[str, str] | None = None) -> Run:
+    """A feature against the given inventory and plan (written under ``tmp_path``), not a lab."""
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    return run_features(None, tmp_path, feature, "--inventory", str(tmp_path / "inventory.yaml"),
+                        "--plan", str(tmp_path / "plan.yaml"), *args, env=env)
 
 
 @pytest.fixture

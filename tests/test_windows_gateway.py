@@ -5,22 +5,18 @@ Asserts the exact PowerShell each Windows step sends, and the rollback's scripts
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import tree_sitter as ts
 import tree_sitter_powershell as tsp
-import yaml
 
 from procedures import powershell as ps
 from procedures.lab.wsman import Reply, WsmanStandIn
+from tests.conftest import Run, run_with_inventory
 from tests.windows_world import ROOT, WindowsWorld
 
-PROJECT = Path(__file__).resolve().parents[1]
 PASSWORD = "Gw-P@ss!2026"
 
 
@@ -34,7 +30,7 @@ def world() -> Iterator[tuple[WindowsWorld, WsmanStandIn, int]]:
     health.shutdown()
 
 
-def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) -> subprocess.CompletedProcess[str]:
+def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) -> Run:
     inventory = {
         "name": "flatnet-windows",
         "hosts": {"win": {"transport": "winrm", "address": "127.0.0.1", "port": wsman.port, "user": "Administrator",
@@ -49,15 +45,8 @@ def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) ->
     }
     plan = {"id": "win-gw", "changes": {"gateway": {"release": f"{ROOT}\\releases\\openresty-1.27.1.2",
                                                      "version": "1.27.1.2"}}}
-    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLATNET_")}
-    env["FLATNET_TEST_WINRM_PASSWORD"] = PASSWORD
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "features/gateway_update.feature",
-         "--inventory", str(tmp_path / "inventory.yaml"), "--plan", str(tmp_path / "plan.yaml"),
-         f"--alluredir={tmp_path / 'allure'}"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_with_inventory(tmp_path, "features/gateway_update.feature", inventory, plan,
+                              env={"FLATNET_TEST_WINRM_PASSWORD": PASSWORD})
 
 
 def scripts(wsman: WsmanStandIn) -> list[str]:
@@ -78,7 +67,7 @@ START = ps.script(f"Start-Process -FilePath {ps.quote(NGINX)} -WorkingDirectory 
 def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> None:
     state, wsman, port = world
     run = run_gateway_update(tmp_path, wsman, port)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.rc == 0, run.output
     sent = scripts(wsman)
     test = ps.script(f"Set-Location -LiteralPath {ps.quote(ROOT + chr(92) + 'openresty-new')}",
                      ps.native_stderr_ok(f"{ROOT}\\openresty-new\\nginx.exe", "-t"))
@@ -113,8 +102,8 @@ def test_a_failed_windows_update_rolls_back_with_the_scripts_in_order(tmp_path: 
 
     run = run_gateway_update(tmp_path, wsman, port)
 
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert "ROLLBACK FAILED" not in run.stdout
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
     sent = scripts(wsman)
     first_start = next(i for i, s in enumerate(sent) if "Start-Process" in s)
     to_failed = sent.index(rename(f"{ROOT}\\openresty", "openresty-failed"))
@@ -125,4 +114,4 @@ def test_a_failed_windows_update_rolls_back_with_the_scripts_in_order(tmp_path: 
     assert state.running == "1.25.3.1"
     assert not wsman.open_shells
     if fault == "start hangs":
-        assert "did not finish within 4s" in run.stdout
+        assert "did not finish within 4s" in run.output

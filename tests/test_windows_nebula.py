@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import tree_sitter as ts
 import tree_sitter_powershell as tsp
-import yaml
 
 from procedures import powershell as ps
 from procedures.lab.wsman import WsmanStandIn
+from tests.conftest import Run, run_with_inventory
 from tests.windows_nebula_world import BIN, BROKEN, LOG, RELEASE, ROOT, SILENT, NebulaWorld
 
-PROJECT = Path(__file__).resolve().parents[1]
 PASSWORD = "Neb-P@ss!2026"
 STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 20))
 START = ps.script("Start-Service -Name 'Nebula'", ps.wait_service("Nebula", "Running", 20))
@@ -31,7 +27,7 @@ def world() -> Iterator[tuple[NebulaWorld, WsmanStandIn]]:
     wsman.stop()
 
 
-def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> subprocess.CompletedProcess[str]:
+def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> Run:
     inventory = {
         "name": "flatnet-windows",
         "hosts": {"win": {"transport": "winrm", "address": "127.0.0.1", "port": wsman.port, "user": "Administrator",
@@ -45,15 +41,8 @@ def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> subp
             "tcp_check_url": "http://10.100.0.1:8080/"}},
     }
     plan = {"id": "win-nebula", "changes": {"nebula": {"release": release, "version": "1.6.1"}}}
-    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLATNET_")}
-    env["FLATNET_TEST_WINRM_PASSWORD"] = PASSWORD
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "features/nebula_update.feature", "-k", "update",
-         "--inventory", str(tmp_path / "inventory.yaml"), "--plan", str(tmp_path / "plan.yaml"),
-         f"--alluredir={tmp_path / 'allure'}"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return run_with_inventory(tmp_path, "features/nebula_update.feature", inventory, plan, "-k", "update",
+                              env={"FLATNET_TEST_WINRM_PASSWORD": PASSWORD})
 
 
 def replaced(name: str, release: str) -> str:
@@ -65,7 +54,7 @@ def replaced(name: str, release: str) -> str:
 def test_the_nebula_update_runs_unchanged_on_windows(tmp_path: Path, world) -> None:
     state, wsman = world
     run = run_nebula_update(tmp_path, wsman, RELEASE)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.rc == 0, run.output
     sent = [c.script for c in wsman.calls]
     order = [sent.index(s) for s in (STOP, replaced("nebula.exe", RELEASE), replaced("nebula-cert.exe", RELEASE))]
     order.append(len(sent) - 1 - sent[::-1].index(START))
@@ -80,8 +69,8 @@ def test_a_broken_windows_release_is_rolled_back(tmp_path: Path, world) -> None:
     state, wsman = world
     before = dict(state.drive)
     run = run_nebula_update(tmp_path, wsman, BROKEN)
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert "ROLLBACK FAILED" not in run.stdout
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
     sent = [c.script for c in wsman.calls]
     # -test with the new binary fails before anything stops: no Stop-Service was ever sent
     assert STOP not in sent
@@ -93,8 +82,8 @@ def test_a_silent_windows_release_is_rolled_back_with_the_scripts_in_order(tmp_p
     state, wsman = world
     before = dict(state.drive)
     run = run_nebula_update(tmp_path, wsman, SILENT)
-    assert run.returncode == 1, run.stdout + run.stderr
-    assert "ROLLBACK FAILED" not in run.stdout and "no ping answer" in run.stdout
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output and "no ping answer" in run.output
     sent = [c.script for c in wsman.calls]
     stops = [i for i, s in enumerate(sent) if s == STOP]
     starts = [i for i, s in enumerate(sent) if s == START]
