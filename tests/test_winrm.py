@@ -26,18 +26,21 @@ PASSWORD = "Wïn-P@ss w0rd'$(x)"
 PARSER = ts.Parser(ts.Language(tsp.language()))
 
 
-@pytest.fixture
-def wsman() -> Iterator[WsmanStandIn]:
-    server = WsmanStandIn("Administrator", PASSWORD).start()
+@pytest.fixture(params=["basic", "ntlm"])
+def wsman(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[WsmanStandIn]:
+    monkeypatch.delenv("NTLM_USER_FILE", raising=False)
+    server = WsmanStandIn("Administrator", PASSWORD, auth=request.param).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
 def windows(wsman: WsmanStandIn, monkeypatch: pytest.MonkeyPatch) -> Host:
+    """Basic auth, or NTLM with every message sealed (pywinrm does that on http)."""
     monkeypatch.setenv("FLATNET_TEST_WINRM_PASSWORD", PASSWORD)
-    spec = HostSpec(transport="winrm", address="127.0.0.1", port=wsman.port, user="Administrator", scheme="http",
-                    auth="basic", password_env="FLATNET_TEST_WINRM_PASSWORD", operation_timeout=1)
+    user = "FLATNET\\Administrator" if wsman.auth == "ntlm" else "Administrator"
+    spec = HostSpec(transport="winrm", address="127.0.0.1", port=wsman.port, user=user, scheme="http",
+                    auth=wsman.auth, password_env="FLATNET_TEST_WINRM_PASSWORD", operation_timeout=1)
     return Host("win", spec)
 
 
@@ -119,34 +122,38 @@ def test_credentials_leak_nowhere(windows: Host, wsman: WsmanStandIn, caplog: py
     caplog.set_level(logging.DEBUG)
     wsman.rules.append((r"whoami", Reply(stdout="flatnet\\administrator\n")))
     windows.run(ps.script("whoami"))
-    monkeypatch.setattr(wsman, "password", "something else")  # now every request is refused
+    wrong = "Wr0ng-P@ss-2026!"
+    monkeypatch.setenv("FLATNET_TEST_WINRM_PASSWORD", wrong)
+    refused = Host("win", windows.spec)
     with pytest.raises(TransportError) as error:
-        windows.run(ps.script("whoami"))
-    basic = base64.b64encode(f"Administrator:{PASSWORD}".encode()).decode()
+        refused.run(ps.script("whoami"))
     places = [caplog.text, str(error.value), repr(error.value), repr(windows), repr(windows.transport),
-              repr(windows.spec), *(c.script for c in wsman.calls)]
-    for place in places:
-        assert PASSWORD not in place and basic not in place and basic[:20] not in place
+              repr(refused.transport), repr(windows.spec), *(c.script for c in wsman.calls)]
+    for secret in (PASSWORD, wrong):
+        basic = base64.b64encode(f"{windows.spec.user}:{secret}".encode()).decode()
+        for place in places:
+            assert secret not in place and basic not in place and basic[:20] not in place
     assert error.value.__cause__ is None and error.value.__suppress_context__
 
 
 def test_no_credential_in_a_pytest_l_traceback(pytester: pytest.Pytester, wsman: WsmanStandIn,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLATNET_TEST_WINRM_PASSWORD", PASSWORD)
-    wsman.password = "the server wants another one"
+    wrong = "Wr0ng-P@ss-in-traceback"
+    monkeypatch.setenv("FLATNET_TEST_WINRM_PASSWORD", wrong)
+    user = "FLATNET\\\\Administrator" if wsman.auth == "ntlm" else "Administrator"
     pytester.makepyfile(f"""
         from procedures.config import HostSpec
         from procedures.host import Host
 
         def test_call_windows():
-            spec = HostSpec(transport="winrm", address="127.0.0.1", port={wsman.port}, user="Administrator",
-                            scheme="http", auth="basic", password_env="FLATNET_TEST_WINRM_PASSWORD")
+            spec = HostSpec(transport="winrm", address="127.0.0.1", port={wsman.port}, user="{user}",
+                            scheme="http", auth="{wsman.auth}", password_env="FLATNET_TEST_WINRM_PASSWORD")
             host = Host("win", spec)
             host.run("whoami")
     """)
     result = pytester.runpytest_subprocess("-l", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     output = result.stdout.str() + result.stderr.str()
-    basic = base64.b64encode(f"Administrator:{PASSWORD}".encode()).decode()
+    basic = base64.b64encode(f"Administrator:{wrong}".encode()).decode()
     assert "InvalidCredentialsError" in output
-    assert PASSWORD not in output and basic not in output
+    assert wrong not in output and basic not in output

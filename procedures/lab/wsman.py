@@ -1,9 +1,11 @@
-"""LAB STAND-IN for a Windows host's WinRM service (WS-Man over HTTP, basic auth).
+"""LAB STAND-IN for a Windows host's WinRM service (WS-Man over HTTP, basic or NTLM auth).
 
 Unmodified pywinrm talks to it. It implements the shell protocol pywinrm uses
 (Create, Command, Receive, Signal, Delete), decodes the PowerShell script out
 of ``-EncodedCommand``, records every call, and answers from rules the tests
-set: regex on the script → stdout, stderr, exit code, or a hang. What it
+set: regex on the script → stdout, stderr, exit code, or a hang. With NTLM it
+checks the password for real (pyspnego's acceptor) and seals every message
+as MS-WSMV requires over http. What it
 cannot show is what Windows would do with the script: that is the real-Windows
 smoke test's job.
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import os
 import re
+import struct
+import tempfile
 import threading
 import time
 import uuid
@@ -20,7 +25,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+import spnego
+import spnego.exceptions
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -30,6 +39,8 @@ NS = {
 }
 _SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 _OPERATION_TIMEOUT = "2150858793"
+_BOUNDARY = b"--Encrypted Boundary"
+_OCTETS = b"\tContent-Type: application/octet-stream\r\n"
 
 
 @dataclass
@@ -55,6 +66,7 @@ class WsmanStandIn:
 
     user: str
     password: str
+    auth: str = "basic"  # or "ntlm"
     rules: list[tuple[str, Reply]] = field(default_factory=list)
     responder: Callable[[str], Reply | None] | None = None  # a stateful world, tried before the rules
     calls: list[Call] = field(default_factory=list)
@@ -65,6 +77,10 @@ class WsmanStandIn:
 
     def start(self) -> WsmanStandIn:
         stand_in = self
+        if self.auth == "ntlm":  # pyspnego's acceptor reads its users from this file
+            users = Path(tempfile.mkdtemp(prefix="wsman-")) / "ntlm-users"
+            users.write_text(f"FLATNET:{self.user}:{self.password}\n")
+            os.environ["NTLM_USER_FILE"] = str(users)
 
         class Handler(_Handler):
             owner = stand_in
@@ -99,14 +115,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
+    ntlm: Any = None  # this connection's NTLM context (NTLM authenticates a connection, not a request)
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.owner.auth == "ntlm":
+            self._ntlm_request(body)
+            return
         given = self.headers.get("Authorization", "")
         pair = f"{self.owner.user}:{self.owner.password}"
         accepted = ["Basic " + base64.b64encode(pair.encode(enc, "replace")).decode() for enc in ("utf-8", "latin-1")]
         if not any(hmac.compare_digest(given, expected) for expected in accepted):
             self._send(401, b"", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
             return
+        self._dispatch(body)
+
+    def _dispatch(self, body: bytes) -> None:
         root = ET.fromstring(body)
         action = root.findtext("s:Header/a:Action", namespaces=NS) or ""
         message_id = root.findtext("s:Header/a:MessageID", namespaces=NS) or ""
@@ -117,6 +141,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._fault(message_id, "a:ActionNotSupported", "0")
             return
         handler(root, message_id, shell_id)
+
+    # -- NTLM ---------------------------------------------------------------------------
+    def _ntlm_request(self, body: bytes) -> None:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme in ("Negotiate", "NTLM") and token:
+            if self.ntlm is None or self.ntlm.complete:
+                self.ntlm = spnego.server(protocol="ntlm")
+            try:
+                answer = self.ntlm.step(base64.b64decode(token))
+            except spnego.exceptions.SpnegoError:
+                self.ntlm = None
+                self._send(401, b"", {"WWW-Authenticate": "Negotiate"}, sealed=False)
+                return
+            if not self.ntlm.complete:
+                self._send(401, b"", {"WWW-Authenticate": f"{scheme} {base64.b64encode(answer).decode()}"},
+                           sealed=False)
+                return
+        if self.ntlm is None or not self.ntlm.complete:
+            self._send(401, b"", {"WWW-Authenticate": "Negotiate"}, sealed=False)
+            return
+        if not body:  # pywinrm's empty request that sets up the security context
+            self._send(200, b"", sealed=False)
+            return
+        self._dispatch(self._unseal(body))
+
+    def _unseal(self, body: bytes) -> bytes:
+        parts = [p for p in body.split(_BOUNDARY + b"\r\n") if p]
+        payload = parts[1].removesuffix(_BOUNDARY + b"--\r\n").replace(_OCTETS, b"")
+        size = struct.unpack("<i", payload[:4])[0]
+        return bytes(self.ntlm.unwrap_winrm(payload[4:4 + size], payload[4 + size:]))
+
+    def _seal(self, data: bytes) -> tuple[bytes, str]:
+        wrapped = self.ntlm.wrap_winrm(data)
+        stream = struct.pack("<i", len(wrapped.header)) + wrapped.header + wrapped.data
+        body = (_BOUNDARY + b"\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
+                b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(data)).encode()
+                + b"\r\n" + _BOUNDARY + b"\r\n" + _OCTETS + stream
+                + _BOUNDARY + b"--\r\n")
+        return body, ('multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";'
+                      'boundary="Encrypted Boundary"')
 
     # -- actions ----------------------------------------------------------------------
     def _create(self, root: ET.Element, message_id: str, _: str) -> None:
@@ -181,9 +246,12 @@ class _Handler(BaseHTTPRequestHandler):
         return (f'<s:Envelope xmlns:s="{NS["s"]}" xmlns:a="{NS["a"]}" xmlns:w="{NS["w"]}" xmlns:rsp="{NS["rsp"]}">'
                 f"<s:Header><a:RelatesTo>{message_id}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>")
 
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None, sealed: bool = True) -> None:
+        content_type = "application/soap+xml;charset=UTF-8"
+        if sealed and self.owner.auth == "ntlm":
+            data, content_type = self._seal(data)
         self.send_response(status)
-        self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
