@@ -107,9 +107,9 @@ class WindowsService(Service):
     def start(self) -> None:
         self.host.run(ps.script(f"Start-Service -Name {ps.quote(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Running", self.spec.timeout)),
-                      purpose="start the service", timeout=self.spec.timeout + 30)
+                      purpose="start the service", timeout=self.spec.timeout + 10)
 
     def stop(self) -> None:
         self.host.run(ps.script(f"Stop-Service -Name {ps.quote(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Stopped", self.spec.timeout)),
-                      purpose="stop the service", timeout=self.spec.timeout + 30)
+                      purpose="stop the service", timeout=self.spec.timeout + 10)

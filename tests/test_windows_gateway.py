@@ -82,36 +82,41 @@ def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> 
     assert unparsable == []
 
 
-@pytest.mark.parametrize("fault", ["unhealthy", "start fails", "start hangs"])
+FAULTS = {  # an injected fault strikes the update's call once; the rollback's calls succeed
+    "unhealthy": None,
+    "stop fails": (r"'-s' 'stop'", Reply(stderr="nginx.exe exited 1", rc=1)),
+    "rename fails": (r"Rename-Item", Reply(stderr="Rename-Item : The process cannot access the file", rc=1)),
+    "start fails": (r"Start-Process", Reply(stderr="Start-Process : access denied", rc=1)),
+    "start hangs": (r"Start-Process", Reply(hang=True)),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
 def test_a_failed_windows_update_rolls_back_with_the_scripts_in_order(tmp_path: Path, world, fault: str) -> None:
     state, wsman, port = world
     if fault == "unhealthy":
         state.healthy_versions.discard("1.27.1.2")
-    else:  # only the update's start misbehaves; the rollback's start works
-        state.fail[r"Start-Process"] = Reply(stderr="Start-Process : access denied", rc=1) \
-            if fault == "start fails" else Reply(hang=True)
-        respond = state.respond
-
-        def once(script: str) -> Reply | None:
-            reply = respond(script)
-            if "Start-Process" in script:
-                state.fail.clear()
-            return reply
-
-        wsman.responder = once
+    else:
+        pattern, reply = FAULTS[fault]
+        state.fail[pattern] = reply
 
     run = run_gateway_update(tmp_path, wsman, port)
 
     assert run.rc == 1, run.output
     assert "ROLLBACK FAILED" not in run.output
-    sent = scripts(wsman)
-    first_start = next(i for i, s in enumerate(sent) if "Start-Process" in s)
-    to_failed = sent.index(rename(f"{ROOT}\\openresty", "openresty-failed"))
-    old_back = sent.index(rename(f"{ROOT}\\openresty-old", "openresty"))
-    restart = len(sent) - 1 - sent[::-1].index(START)
-    assert first_start < to_failed < old_back < restart
-    assert (STOP in sent[first_start:to_failed]) == (fault == "unhealthy")  # only a running new gateway is stopped
-    assert state.running == "1.25.3.1"
+    assert state.running == "1.25.3.1" and state.folders[LIVE] == "1.25.3.1"
     assert not wsman.open_shells
+    sent = scripts(wsman)
+    if fault in ("unhealthy", "start fails", "start hangs"):  # swapped in: the rollback swaps back, then starts
+        first_start = next(i for i, s in enumerate(sent) if "Start-Process" in s)
+        to_failed = sent.index(rename(LIVE, "openresty-failed"))
+        old_back = sent.index(rename(f"{ROOT}\\openresty-old", "openresty"))
+        restart = len(sent) - 1 - sent[::-1].index(START)
+        assert first_start < to_failed < old_back < restart
+        assert (STOP in sent[first_start:to_failed]) == (fault == "unhealthy")  # only a running gateway is stopped
+    else:  # never swapped in: nothing is renamed back
+        assert rename(LIVE, "openresty-failed") not in sent
+    if fault == "rename fails":  # the old gateway had been stopped: the rollback starts it again
+        assert START in sent[sent.index(STOP):]
     if fault == "start hangs":
         assert "did not finish within 4s" in run.output

@@ -10,13 +10,13 @@ import tree_sitter as ts
 import tree_sitter_powershell as tsp
 
 from procedures import powershell as ps
-from procedures.lab.wsman import WsmanStandIn
+from procedures.lab.wsman import Reply, WsmanStandIn
 from tests.conftest import Run, run_with_inventory
 from tests.windows_nebula_world import BIN, BROKEN, LOG, RELEASE, ROOT, SILENT, NebulaWorld
 
 PASSWORD = "Neb-P@ss!2026"
-STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 20))
-START = ps.script("Start-Service -Name 'Nebula'", ps.wait_service("Nebula", "Running", 20))
+STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 2))
+START = ps.script("Start-Service -Name 'Nebula'", ps.wait_service("Nebula", "Running", 2))
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> Run:
             "host": "win", "bin_dir": BIN, "config": f"{ROOT}\\config\\nebula\\config.yaml",
             "cert": f"{ROOT}\\config\\nebula\\host.crt", "ca_dir": f"{ROOT}\\pki",
             "backups_dir": f"{ROOT}\\backups", "log": LOG, "overlay_wait": 2,
-            "service": {"manager": "windows", "name": "Nebula", "timeout": 20},
+            "service": {"manager": "windows", "name": "Nebula", "timeout": 2},
             "tcp_check_url": "http://10.100.0.1:8080/"}},
     }
     plan = {"id": "win-nebula", "changes": {"nebula": {"release": release, "version": "1.6.1"}}}
@@ -92,3 +92,23 @@ def test_a_silent_windows_release_is_rolled_back_with_the_scripts_in_order(tmp_p
     assert starts[0] < stops[1] < restore < starts[1]
     assert {k: v for k, v in state.drive.items() if "backups" not in k} == before
     assert state.node_works
+
+
+@pytest.mark.parametrize("fault, pattern, reply", [
+    ("service start fails", r"Start-Service", Reply(stderr="Start-Service : Cannot start service Nebula", rc=1)),
+    ("service stop hangs", r"Stop-Service", Reply(hang=True)),
+])
+def test_a_windows_service_failure_rolls_back(tmp_path: Path, world, fault: str, pattern: str, reply: Reply) -> None:
+    state, wsman = world
+    before = dict(state.drive)
+    state.fail[pattern] = reply
+    run = run_nebula_update(tmp_path, wsman, RELEASE)
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
+    sent = [c.script for c in wsman.calls]
+    stops = [i for i, s in enumerate(sent) if s == STOP]
+    assert len(stops) == 2 and sent[stops[1]:].count(START) == 1  # the rollback stops, restores, starts once
+    assert {k: v for k, v in state.drive.items() if "backups" not in k} == before
+    assert state.node_works and not wsman.open_shells
+    if fault == "service stop hangs":
+        assert "did not finish within 12s" in run.output

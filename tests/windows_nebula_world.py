@@ -45,7 +45,13 @@ class NebulaWorld:
         binary = self.drive[f"{BIN}\\nebula.exe"]
         return self.service == "Running" and "BROKEN" not in binary and "NO-HANDSHAKE" not in binary
 
+    fail: dict[str, Reply] = field(default_factory=dict)  # regex → reply, once (fault injection)
+
     def respond(self, script: str) -> Reply | None:
+        for pattern, reply in list(self.fail.items()):
+            if re.search(pattern, script):
+                del self.fail[pattern]
+                return reply
         with self.lock:
             return self._respond(script)
 

@@ -31,8 +31,9 @@ class WindowsWorld:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def respond(self, script: str) -> Reply | None:
-        for pattern, reply in self.fail.items():
+        for pattern, reply in list(self.fail.items()):
             if re.search(pattern, script):
+                del self.fail[pattern]  # each injected fault strikes once: the rollback's call succeeds
                 return reply
         with self.lock:
             return self._respond(script)
