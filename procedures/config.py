@@ -101,8 +101,21 @@ class GatewayTimeouts(_Strict):
     healthy: Seconds = 15
 
 
+MANUAL_ROOT = "F:\\flatnet"  # the manual's Windows layout, the default for Windows flavors
+
+
 class GatewayComponent(_Strict):
-    """An OpenResty gateway laid out as in the manual: live, staged, old and failed folders."""
+    """An OpenResty gateway laid out as in the manual: live, staged, old and failed folders.
+
+    ``flavor: windows`` defaults to the manual's layout (``F:\\flatnet``, ``nginx.exe``, no luajit).
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("flavor") == "windows":
+            data = {"root": MANUAL_ROOT, "binary": "nginx.exe", "lua_check": None, **data}
+        return data
 
     host: str
     flavor: Literal["posix", "windows"] = "posix"
@@ -203,7 +216,7 @@ class CniComponent(_Strict):
 
 
 class ServiceSpec(_Strict):
-    """How the host runs a service: Windows service (issue 6), systemd, or runit (the lab)."""
+    """How the host runs a service: a Windows service, systemd, or runit (the lab)."""
 
     manager: Literal["windows", "systemd", "runit"]
     name: str
@@ -211,7 +224,20 @@ class ServiceSpec(_Strict):
 
 
 class NebulaComponent(_Strict):
-    """A Nebula node run as a service (production: F:\\flatnet\\nebula, service ``Nebula``)."""
+    """A Nebula node run as a service. With ``service.manager: windows`` every path defaults to
+    the manual's layout (``F:\\flatnet\\nebula``, ``F:\\flatnet\\config\\nebula``, service ``Nebula``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_defaults(cls, data: Any) -> Any:
+        service = data.get("service") if isinstance(data, dict) else None
+        if isinstance(service, dict) and service.get("manager") == "windows":
+            root = MANUAL_ROOT
+            data = {"bin_dir": f"{root}\\nebula", "config": f"{root}\\config\\nebula\\config.yaml",
+                    "cert": f"{root}\\config\\nebula\\host.crt", "ca_dir": f"{root}\\pki",
+                    "backups_dir": f"{root}\\backups", "log": f"{root}\\logs\\nebula.log",
+                    **data, "service": {"name": "Nebula", **service}}
+        return data
 
     host: str
     bin_dir: AbsolutePath

@@ -5,6 +5,7 @@ Asserts the exact PowerShell each Windows step sends, and the rollback's scripts
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +38,7 @@ def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) ->
                           "scheme": "http", "auth": "basic", "password_env": "FLATNET_TEST_WINRM_PASSWORD",
                           "operation_timeout": 1, "command_timeout": 4}},
         "components": {"gateway": {
-            "host": "win", "flavor": "windows", "root": ROOT, "binary": "nginx.exe", "pid_file": "logs/nginx.pid",
-            "lua_check": None, "site_config": ["conf", "lualib/flatnet"],
+            "host": "win", "flavor": "windows", "site_config": ["conf", "lualib/flatnet"],  # F:\\flatnet by default
             "front": {"url": f"http://127.0.0.1:{health_port}/"},
             "health": {"url": f"http://127.0.0.1:{health_port}/api/health", "version_field": "version"},
             "timeouts": {"healthy": 2, "start": 3, "stop": 3}}},
@@ -75,6 +75,9 @@ def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> 
     order = [sent.index(s) for s in (test, STOP, *swap, START)]
     assert order == sorted(order)
     assert state.running == "1.27.1.2"
+    recorded = "".join(p.read_text(errors="replace") for p in run.results.iterdir())
+    basic = base64.b64encode(f"Administrator:{PASSWORD}".encode()).decode()
+    assert "Rename-Item" in recorded and PASSWORD not in recorded and basic not in recorded
     assert all(c.signalled and c.deleted for c in wsman.calls) and not wsman.open_shells
     assert all(c.command_line.startswith("powershell.exe -NoProfile -NonInteractive") for c in wsman.calls)
     grammar = ts.Parser(ts.Language(tsp.language()))

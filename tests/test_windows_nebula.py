@@ -12,7 +12,7 @@ import tree_sitter_powershell as tsp
 from procedures import powershell as ps
 from procedures.lab.wsman import Reply, WsmanStandIn
 from tests.conftest import Run, run_with_inventory
-from tests.windows_nebula_world import BIN, BROKEN, LOG, RELEASE, ROOT, SILENT, NebulaWorld
+from tests.windows_nebula_world import BIN, BROKEN, RELEASE, SILENT, NebulaWorld
 
 PASSWORD = "Neb-P@ss!2026"
 STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 2))
@@ -33,11 +33,8 @@ def run_nebula_update(tmp_path: Path, wsman: WsmanStandIn, release: str) -> Run:
         "hosts": {"win": {"transport": "winrm", "address": "127.0.0.1", "port": wsman.port, "user": "Administrator",
                           "scheme": "http", "auth": "basic", "password_env": "FLATNET_TEST_WINRM_PASSWORD",
                           "operation_timeout": 1, "command_timeout": 10}},
-        "components": {"nebula": {
-            "host": "win", "bin_dir": BIN, "config": f"{ROOT}\\config\\nebula\\config.yaml",
-            "cert": f"{ROOT}\\config\\nebula\\host.crt", "ca_dir": f"{ROOT}\\pki",
-            "backups_dir": f"{ROOT}\\backups", "log": LOG, "overlay_wait": 2,
-            "service": {"manager": "windows", "name": "Nebula", "timeout": 2},
+        "components": {"nebula": {  # every path from the manual's layout, by default
+            "host": "win", "overlay_wait": 2, "service": {"manager": "windows", "timeout": 2},
             "tcp_check_url": "http://10.100.0.1:8080/"}},
     }
     plan = {"id": "win-nebula", "changes": {"nebula": {"release": release, "version": "1.6.1"}}}
@@ -60,6 +57,8 @@ def test_the_nebula_update_runs_unchanged_on_windows(tmp_path: Path, world) -> N
     order.append(len(sent) - 1 - sent[::-1].index(START))
     assert order == sorted(order)
     assert state.drive[f"{BIN}\\nebula.exe"] == "nebula 1.6.2"
+    recorded = "".join(p.read_text(errors="replace") for p in run.results.iterdir())
+    assert "nebula-cert.exe" in recorded and PASSWORD not in recorded
     grammar = ts.Parser(ts.Language(tsp.language()))
     assert [s for s in set(sent) if grammar.parse(s.encode()).root_node.has_error] == []
     assert not wsman.open_shells
