@@ -8,6 +8,7 @@ It is a test double for Windows itself, which cannot run here.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -67,7 +68,6 @@ class WindowsWorld:
         if "Get-FileHash" in s:
             return Reply(stdout=LISTING)
         if m := re.search(r"WriteAllBytes\('([^']+)', \[Convert\]::FromBase64String\('([^']+)'\)", s):
-            import base64
             self.files[m.group(1)] = base64.b64decode(m.group(2)).decode()
             return Reply()
         if m := re.search(r"ReadAllText\('([^']+)'\)", s):
