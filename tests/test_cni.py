@@ -15,6 +15,7 @@ import pytest
 
 from procedures.lab import Lab
 from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, CniLab
+from procedures.lab.processes import owned_pids
 from procedures.maintenance import Maintenance
 from tests.conftest import run_features
 
@@ -145,3 +146,11 @@ def test_the_install_is_atomic_under_concurrent_cni_calls(clab: Lab) -> None:
             subprocess.run(["ip", "netns", "del", "fncheck-atomic"], check=False)
     assert calls >= 300 and installs >= 20
     assert failures == []
+
+
+def test_a_lab_that_cannot_start_leaves_nothing_running(clab: Lab, tmp_path: Path) -> None:
+    """A second CNI lab collides with the first one's subnet: it must stop the gateway it had started."""
+    other = Lab(tmp_path / "other")
+    with pytest.raises(RuntimeError, match="already in use"):
+        other.up(("gateway", "cni"))
+    assert owned_pids(other.root) == []

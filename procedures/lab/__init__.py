@@ -103,10 +103,22 @@ class Lab:
 
     # -- operations ----------------------------------------------------------
     def up(self, parts: tuple[str, ...] = ("gateway",)) -> Lab:
-        """Build what is missing and start what is stopped; safe to repeat."""
+        """Build what is missing and start what is stopped; safe to repeat.
+
+        If any part fails, everything the lab runs is stopped again (its files stay, for a look):
+        a half-started lab is never left behind.
+        """
         unknown = set(parts) - set(PARTS)
         if unknown:
             raise ValueError(f"unknown lab parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+        try:
+            self._up(parts)
+        except BaseException:
+            self.down(purge=False)
+            raise
+        return self
+
+    def _up(self, parts: tuple[str, ...]) -> None:
         if not self._state_path.exists():
             self._build()
         if self.gateway_pid() is None:
@@ -123,7 +135,6 @@ class Lab:
             self._nebula_up()
         self.write_inventory()
         self.write_plan()
-        return self
 
     def down(self, *, purge: bool = True) -> None:
         """Stop every lab process (by PID) and, with ``purge``, remove the lab folder."""
