@@ -6,7 +6,6 @@ F:\\ drive answering the PowerShell our Windows flavors send.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -14,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from procedures.lab.wsman import Reply
+from tests.windows_world import manifest_io, strike
 
 ROOT = "F:\\flatnet"
 BIN = f"{ROOT}\\nebula"
@@ -48,12 +48,8 @@ class NebulaWorld:
     fail: dict[str, Reply] = field(default_factory=dict)  # regex → reply, once (fault injection)
 
     def respond(self, script: str) -> Reply | None:
-        for pattern, reply in list(self.fail.items()):
-            if re.search(pattern, script):
-                del self.fail[pattern]
-                return reply
         with self.lock:
-            return self._respond(script)
+            return strike(self.fail, script) or self._respond(script)
 
     def _respond(self, s: str) -> Reply | None:
         if "(Get-Service -Name 'Nebula').Status" in s:
@@ -91,14 +87,8 @@ class NebulaWorld:
                 self._copy(m.group(1), m.group(2))
                 self._remove(m.group(1))
             return Reply()
-        if m := re.search(r"WriteAllBytes\('([^']+)', \[Convert\]::FromBase64String\('([^']+)'\)", s):
-            self.drive[m.group(1)] = base64.b64decode(m.group(2)).decode()
-            return Reply()
-        if m := re.search(r"ReadAllText\('([^']+)'\)", s):
-            return Reply(stdout=self.drive[m.group(1)])
-        if m := re.search(r"Get-ChildItem -Path '([^']+)\\nebula-\*\\manifest.json'", s):
-            found = sorted(p for p in self.drive if p.startswith(m.group(1)) and p.endswith("manifest.json"))
-            return Reply(stdout=(found[-1] + "\n") if found else "")
+        if reply := manifest_io(self.drive, s):
+            return reply
         if "New-Item -ItemType Directory" in s:
             return Reply()
         return None

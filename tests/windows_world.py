@@ -32,12 +32,8 @@ class WindowsWorld:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def respond(self, script: str) -> Reply | None:
-        for pattern, reply in list(self.fail.items()):
-            if re.search(pattern, script):
-                del self.fail[pattern]  # each injected fault strikes once: the rollback's call succeeds
-                return reply
         with self.lock:
-            return self._respond(script)
+            return strike(self.fail, script) or self._respond(script)
 
     def _respond(self, s: str) -> Reply | None:
         if m := re.search(r"Get-Content -LiteralPath '[^']*nginx.pid'", s):
@@ -67,14 +63,8 @@ class WindowsWorld:
             return Reply(stdout="True\n" if m.group(1) in self.folders or m.group(1) in self.files else "False\n")
         if "Get-FileHash" in s:
             return Reply(stdout=LISTING)
-        if m := re.search(r"WriteAllBytes\('([^']+)', \[Convert\]::FromBase64String\('([^']+)'\)", s):
-            self.files[m.group(1)] = base64.b64decode(m.group(2)).decode()
-            return Reply()
-        if m := re.search(r"ReadAllText\('([^']+)'\)", s):
-            return Reply(stdout=self.files[m.group(1)])
-        if m := re.search(r"Get-ChildItem -Path '([^']+)\\gateway-\*\\manifest.json'", s):
-            found = sorted(p for p in self.files if p.startswith(m.group(1)) and p.endswith("manifest.json"))
-            return Reply(stdout=(found[-1] + "\n") if found else "")
+        if reply := manifest_io(self.files, s):
+            return reply
         if "New-Item -ItemType Directory" in s or "Get-ChildItem -LiteralPath" in s:
             return Reply()
         return None
@@ -103,3 +93,25 @@ class WindowsWorld:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server, server.server_address[1]
+
+
+def strike(fail: dict[str, Reply], script: str) -> Reply | None:
+    """An injected fault strikes once: the rollback's own call of the same kind succeeds."""
+    for pattern, reply in list(fail.items()):
+        if re.search(pattern, script):
+            del fail[pattern]
+            return reply
+    return None
+
+
+def manifest_io(files: dict[str, str], s: str) -> Reply | None:
+    """Writing, reading and finding backup manifests, the same for every simulated component."""
+    if m := re.search(r"WriteAllBytes\('([^']+)', \[Convert\]::FromBase64String\('([^']+)'\)", s):
+        files[m.group(1)] = base64.b64decode(m.group(2)).decode()
+        return Reply()
+    if m := re.search(r"ReadAllText\('([^']+)'\)", s):
+        return Reply(stdout=files[m.group(1)])
+    if m := re.search(r"Get-ChildItem -Path '([^']+)\\\w+-\*\\manifest.json'", s):
+        found = sorted(p for p in files if p.startswith(m.group(1)) and p.endswith("manifest.json"))
+        return Reply(stdout=(found[-1] + "\n") if found else "")
+    return None
