@@ -98,10 +98,10 @@ def keep(host: Host, *, contents: dict[str, str], backups_dir: str, component: s
     return backup
 
 
-def read(host: Host, backup: Backup, name: str) -> str:
-    """One file's content, after the whole backup was verified against its manifest."""
+def read_all(host: Host, backup: Backup) -> dict[str, str]:
+    """Every file's content, after the backup was verified once against its manifest."""
     backup.verify(host)
-    return host.files.read_text(host.files.join(backup.path, name))
+    return {name: host.files.read_text(host.files.join(backup.path, name)) for name in backup.paths}
 
 
 def restore(host: Host, backup: Backup, *, in_place: bool) -> None:

@@ -175,22 +175,22 @@ class MonitoringMaintenance:
             raise VerificationFailed(f"running {running}, expected the images from before: {self._images_before()}")
         record.data("restored", {"files": len(backup.files), "images": running})
 
+    def _exported_dashboards(self) -> list[dict[str, Any]]:
+        texts = backups.read_all(self.stack.host, self._recorded("grafana"))
+        return [json.loads(text)["dashboard"] for text in texts.values()]
+
     def reimport_dashboards(self) -> None:
         if self.progress.nothing_to_undo():
             return
-        backup = self._recorded("grafana")
         grafana = self.stack.grafana()
-        for name in backup.paths:
-            exported = json.loads(backups.read(self.stack.host, backup, name))
-            grafana.import_dashboard(exported["dashboard"], message=f"rollback of maintenance {self.plan.id}")
+        for exported in self._exported_dashboards():
+            grafana.import_dashboard(exported, message=f"rollback of maintenance {self.plan.id}")
 
     def verify_dashboards_as_exported(self) -> None:
         if self.progress.nothing_to_undo():
             return
-        backup = self._recorded("grafana")
         grafana = self.stack.grafana()
-        for name in backup.paths:
-            exported = json.loads(backups.read(self.stack.host, backup, name))["dashboard"]
+        for exported in self._exported_dashboards():
             if _content(grafana.dashboard(exported["uid"])["dashboard"]) != _content(exported):
                 raise VerificationFailed(f"dashboard {exported['uid']} does not match its export")
 

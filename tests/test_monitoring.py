@@ -138,3 +138,19 @@ def _walk(steps: list[dict]) -> Iterator[dict]:
     for step in steps:
         yield step
         yield from _walk(step.get("steps", []))
+
+
+def test_the_dashboard_rollback_reimports_the_export(mlab: Lab, tmp_path: Path) -> None:
+    grafana = stack(mlab).url("grafana") + "/api/dashboards/uid/flatnet-overview"
+    auth = ("admin", stack(mlab).state.grafana_password)
+    before = httpx.get(grafana, auth=auth, timeout=5).json()["dashboard"]
+    assert run_features(mlab, tmp_path, FEATURE, "-k", "dashboards").rc == 0
+    changed = httpx.get(grafana, auth=auth, timeout=5).json()["dashboard"]
+    assert changed["panels"] != before["panels"] or changed["version"] > before["version"]
+
+    run = run_features(mlab, tmp_path, FEATURE, "--run-rollback", "grafana-dashboards-rollback")
+
+    assert run.rc == 0, run.output
+    after = httpx.get(grafana, auth=auth, timeout=5).json()["dashboard"]
+    assert {k: v for k, v in after.items() if k not in ("id", "version")} == \
+        {k: v for k, v in before.items() if k not in ("id", "version")}
