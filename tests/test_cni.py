@@ -53,8 +53,9 @@ def leftovers(lab: Lab) -> dict[str, list[str]]:
 
 def _leftovers(lab: Lab) -> dict[str, list[str]]:
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split()
-    veths = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True,
-                           check=True).stdout.splitlines()
+    # only this lab's bridge: another lab (monitoring, on the other worker) has veths of its own
+    veths = subprocess.run(["ip", "-o", "link", "show", "master", cni(lab).state.bridge, "type", "veth"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
     containers = cni(lab).podman.run("podman", "ps", "-aq").stdout.split()
     return {"netns": [n for n in netns if n.startswith("fncheck-")], "veth": veths, "containers": containers}
 
