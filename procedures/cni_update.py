@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedures import backups, record
-from procedures.config import CniChange
 from procedures.drivers.cni import CniPlugin
 from procedures.errors import ConfigError, VerificationFailed
+from procedures.plan import CniChange
 from procedures.progress import Progress
 
 

@@ -43,7 +43,7 @@ AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 _INLINE_SECRET_KEYS = {"password", "passwd", "secret", "token", "api_token", "api_key", "key"}
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
@@ -59,7 +59,7 @@ class _Strict(BaseModel):
         return data
 
 
-class HostSpec(_Strict):
+class HostSpec(Strict):
     """How to reach one machine."""
 
     transport: Literal["local", "ssh", "winrm"]
@@ -86,7 +86,7 @@ class HostSpec(_Strict):
         return self
 
 
-class HealthCheck(_Strict):
+class HealthCheck(Strict):
     """An HTTP endpoint that proves a component serves."""
 
     url: HttpUrl
@@ -95,7 +95,7 @@ class HealthCheck(_Strict):
     timeout: Seconds = 5
 
 
-class GatewayTimeouts(_Strict):
+class GatewayTimeouts(Strict):
     stop: Seconds = 15
     start: Seconds = 15
     healthy: Seconds = 15
@@ -104,7 +104,7 @@ class GatewayTimeouts(_Strict):
 MANUAL_ROOT = "F:\\flatnet"  # the manual's Windows layout, the default for Windows flavors
 
 
-class GatewayComponent(_Strict):
+class GatewayComponent(Strict):
     """An OpenResty gateway laid out as in the manual: live, staged, old and failed folders.
 
     ``flavor: windows`` defaults to the manual's layout (``F:\\flatnet``, ``nginx.exe``, no luajit).
@@ -151,7 +151,7 @@ class GatewayComponent(_Strict):
         return value
 
 
-class ContainerService(_Strict):
+class ContainerService(Strict):
     """A compose service with an HTTP API (Prometheus, Alertmanager)."""
 
     container: str
@@ -159,7 +159,7 @@ class ContainerService(_Strict):
     ready_path: str = "/-/ready"
 
 
-class GrafanaService(_Strict):
+class GrafanaService(Strict):
     url: HttpUrl
     user: str = "admin"
     password_env: EnvName | None = None
@@ -172,17 +172,17 @@ class GrafanaService(_Strict):
         return self
 
 
-class LokiService(_Strict):
+class LokiService(Strict):
     url: HttpUrl
     ready_path: str = "/ready"
 
 
-class MonitoringTimeouts(_Strict):
+class MonitoringTimeouts(Strict):
     ready: Seconds = 120
     compose: Seconds = 300
 
 
-class MonitoringComponent(_Strict):
+class MonitoringComponent(Strict):
     """Flatnet's podman-compose monitoring stack."""
 
     host: str
@@ -200,7 +200,7 @@ class MonitoringComponent(_Strict):
     timeouts: MonitoringTimeouts = MonitoringTimeouts()
 
 
-class CniComponent(_Strict):
+class CniComponent(Strict):
     """The Flatnet CNI plugin binary and its conflist (production: /opt/cni/bin, /etc/cni/net.d)."""
 
     host: str
@@ -215,7 +215,7 @@ class CniComponent(_Strict):
     backups_dir: AbsolutePath
 
 
-class ServiceSpec(_Strict):
+class ServiceSpec(Strict):
     """How the host runs a service: a Windows service, systemd, or runit (the lab)."""
 
     manager: Literal["windows", "systemd", "runit"]
@@ -223,7 +223,7 @@ class ServiceSpec(_Strict):
     timeout: Seconds = 30
 
 
-class NebulaComponent(_Strict):
+class NebulaComponent(Strict):
     """A Nebula node run as a service. With ``service.manager: windows`` every path defaults to
     the manual's layout (``F:\\flatnet\\nebula``, ``F:\\flatnet\\config\\nebula``, service ``Nebula``)."""
 
@@ -257,14 +257,14 @@ class NebulaComponent(_Strict):
     cert_min_days: Annotated[int, Field(ge=0)] = 30
 
 
-class Components(_Strict):
+class Components(Strict):
     gateway: GatewayComponent | None = None
     monitoring: MonitoringComponent | None = None
     cni: CniComponent | None = None
     nebula: NebulaComponent | None = None
 
 
-class Inventory(_Strict):
+class Inventory(Strict):
     """Every host and component a procedure may touch."""
 
     name: str = "flatnet"
@@ -282,86 +282,14 @@ class Inventory(_Strict):
         return self
 
 
-class GatewayChange(_Strict):
-    """The release to install: a folder on the gateway host, and the version it must report."""
-
-    release: str
-    version: str | None = None
-
-
-class ConfigChange(_Strict):
-    """A folder holding the new ``prometheus/`` and ``alertmanager/`` trees, and what the served config must show."""
-
-    source: str
-    verify_contains: tuple[str, ...] = ()
-
-
-class MonitoringChange(_Strict):
-    images: dict[str, str] = {}
-    config: ConfigChange | None = None
-    dashboards: tuple[str, ...] = ()
-
-
-class CniChange(_Strict):
-    """The new plugin binary (a path on the host) and, if the plan says so, a new conflist."""
-
-    binary: str
-    conflist: str | None = None
-
-
-class NebulaChange(_Strict):
-    """A folder holding the new ``nebula`` and ``nebula-cert``, and the version they report."""
-
-    release: str
-    version: str | None = None
-
-
-class Changes(_Strict):
-    gateway: GatewayChange | None = None
-    monitoring: MonitoringChange | None = None
-    cni: CniChange | None = None
-    nebula: NebulaChange | None = None
-
-
-class Matcher(_Strict):
-    """An Alertmanager v2 matcher, with the API's own field names."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    name: str
-    value: str
-    is_regex: bool = Field(False, alias="isRegex")
-    is_equal: bool = Field(True, alias="isEqual")
-
-
-class SilenceSpec(_Strict):
-    """The maintenance window's silence: scoped by matchers, always expired at the end."""
-
-    matchers: tuple[Matcher, ...]
-    duration_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 120
-    required: bool = True
-
-
-class Plan(_Strict):
-    """What one maintenance changes."""
-
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-    changes: Changes = Changes()
-    silence: SilenceSpec | None = None
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
 def load_inventory(path: Path) -> Inventory:
-    return _load(path, Inventory)
+    return load(path, Inventory)
 
 
-def load_plan(path: Path) -> Plan:
-    return _load(path, Plan)
-
-
-def _load(path: Path, model: type[M]) -> M:
+def load(path: Path, model: type[M]) -> M:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

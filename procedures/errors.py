@@ -13,14 +13,18 @@ ever catch these::
     ├── ApiError                    an HTTP exchange failed or answered an error status
     ├── DriverError                 a component is not in the state an action needs
     ├── PreconditionFailed          the procedure may not start: nothing was changed
-    ├── VerificationFailed          a check after a change did not hold
+    ├── VerificationFailed          a check after a change did not hold (carries its failure class)
+    ├── DeliveryFailed              a notice channel did not take a notice
     ├── BackupError                 a backup could not be taken or does not match its manifest
     └── RollbackFailed              the rollback itself failed; the target needs a human
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+# The manual's ロールバック判断基準 rows, in the order of their urgency.
+FailureClass = Literal["service_down", "partly_broken", "degraded", "log_errors"]
 
 if TYPE_CHECKING:
     from procedures.commands import CommandResult
@@ -84,7 +88,19 @@ class PreconditionFailed(ProcedureError):
 
 
 class VerificationFailed(ProcedureError):
-    """A check made after a change did not hold."""
+    """A check made after a change did not hold.
+
+    ``failure_class`` says which row of the decision table applies; a check that
+    cannot tell is treated as ``service_down`` (roll back at once).
+    """
+
+    def __init__(self, message: str, *, failure_class: FailureClass = "service_down") -> None:
+        self.failure_class: FailureClass = failure_class
+        super().__init__(message)
+
+
+class DeliveryFailed(ProcedureError):
+    """A notice channel (file, SMTP, webhook) did not take a notice."""
 
 
 class BackupError(ProcedureError):

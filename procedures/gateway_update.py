@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from procedures import backups, record
-from procedures.config import GatewayChange
+from procedures.decisions import DecisionEngine
 from procedures.drivers.gateway import Gateway
 from procedures.errors import ConfigError, VerificationFailed
+from procedures.plan import GatewayChange
 from procedures.progress import Progress
 
 
@@ -20,6 +21,7 @@ from procedures.progress import Progress
 class GatewayUpdate:
     gateway: Gateway
     change: GatewayChange | None
+    decide: DecisionEngine
     version_before: str | None = None
     backup: backups.Backup | None = None
     target_version: str | None = None
@@ -71,7 +73,9 @@ class GatewayUpdate:
     def verify_new_version(self) -> None:
         if not self.target_version:
             raise VerificationFailed("no release was staged, so there is no version to expect")
-        self.gateway.wait_serving(self.target_version)
+        target = self.target_version
+        self.decide.verify("the gateway serves the new version", lambda: self.gateway.wait_serving(target))
+        self.decide.latency("the gateway front page", self.gateway.front_seconds)
         record.data("versions", {"before": self.version_before, "after": self.target_version})
 
     # -- ロールバック (rollback) ----------------------------------------------------

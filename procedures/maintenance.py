@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procedures.config import Inventory, Plan, load_inventory, load_plan
+from procedures.config import Inventory, load_inventory
+from procedures.decisions import DecisionEngine, OperatorDesk
 from procedures.drivers.cni import CniPlugin
 from procedures.drivers.gateway import Gateway, gateway_for
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.drivers.nebula import NebulaNode, node_for
 from procedures.errors import ConfigError
 from procedures.host import Host
+from procedures.notices import Notifier
+from procedures.plan import Plan, load_plan
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RUN_DIR_ENV = "FLATNET_RUN_DIR"
 
 
 @dataclass
@@ -50,6 +57,18 @@ class Maintenance:
     def nebula(self) -> NebulaNode:
         component = self._component("nebula")
         return node_for(self.host(component.host), component)
+
+    @property
+    def run_dir(self) -> Path:
+        """This run's record folder (``reports/runs/<time>``): notices' copies, decisions, the work report."""
+        return Path(os.environ.get(RUN_DIR_ENV) or PROJECT_ROOT / "reports" / "runs" / "adhoc")
+
+    def notifier(self) -> Notifier:
+        folder = self.plan.notify.directory
+        return Notifier(self.plan, Path(folder) if folder else PROJECT_ROOT / "reports" / "notices" / self.plan.id)
+
+    def decisions(self) -> DecisionEngine:
+        return DecisionEngine(self.plan.policy, OperatorDesk(self.run_dir / "decisions"))
 
     def _component(self, name: str) -> Any:
         component = getattr(self.inventory.components, name)

@@ -14,9 +14,9 @@ from typing import Any
 
 from procedures import backups, record
 from procedures.commands import sh
-from procedures.config import MonitoringChange, Plan
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.errors import ConfigError, PreconditionFailed, VerificationFailed
+from procedures.plan import MonitoringChange, Plan
 from procedures.progress import Progress
 from procedures.silences import MaintenanceSilence
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedures import backups, record
-from procedures.config import NebulaChange
 from procedures.drivers.nebula import NebulaNode
 from procedures.errors import ConfigError, VerificationFailed
+from procedures.plan import NebulaChange
 from procedures.progress import Progress
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from procedures import record
 from procedures.api.alertmanager import AlertmanagerClient
-from procedures.config import Matcher, SilenceSpec
 from procedures.errors import ApiError, ConfigError, PreconditionFailed
+from procedures.plan import Matcher, SilenceSpec
 
 
 def matches_empty(matcher: Matcher) -> bool:

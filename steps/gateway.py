@@ -13,7 +13,7 @@ from procedures.maintenance import Maintenance
 
 @pytest.fixture
 def gateway_update(maintenance: Maintenance, record_environment: Callable[[str, str], None]) -> Iterator[GatewayUpdate]:
-    update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway)
+    update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway, maintenance.decisions())
     yield update
     record_environment("gateway.version.before", update.version_before or "unknown")
     record_environment("gateway.version.target", update.target_version or "not staged")

@@ -109,6 +109,16 @@ class Gateway:
             version = body.get(self.c.health.version_field) if isinstance(body, dict) else None
         return Health(front, api, version)
 
+    def front_seconds(self) -> float:
+        """One unrecorded request to the front page, timed (the latency samples are recorded as a set)."""
+        try:
+            reply = self.http.get(str(self.c.front.url), record_it=False)
+        except ApiError as exc:
+            raise VerificationFailed(f"the front page stopped answering: {exc}") from exc
+        if not reply.ok:
+            raise VerificationFailed(f"the front page answered {reply.status}", failure_class="partly_broken")
+        return reply.seconds
+
     # -- operations ------------------------------------------------------------
     def backup(self, facts: dict[str, Any]) -> backups.Backup:
         """Back up the live configuration (``backup_paths``) with a manifest."""
@@ -200,7 +210,9 @@ class Gateway:
                                          "api": health.api and health.api.status})
                 return health
             if time.monotonic() >= deadline:
-                raise VerificationFailed(_describe_unhealthy(health, version, expected_version))
+                answers = health.front is not None or health.api is not None
+                raise VerificationFailed(_describe_unhealthy(health, version, expected_version),
+                                         failure_class="partly_broken" if answers else "service_down")
             time.sleep(0.05)
 
     def snapshot(self, folder: str | None = None) -> dict[str, backups.FileEntry]:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from procedures.config import load_plan
 from procedures.errors import ConfigError
 from procedures.lab import PARTS, Lab
 from procedures.lab.monitoring import GRAFANA_PASSWORD_ENV
 from procedures.maintenance import Maintenance
+from procedures.plan import load_plan
 
 INVENTORY_ENV = "FLATNET_INVENTORY"
 PLAN_ENV = "FLATNET_PLAN"
