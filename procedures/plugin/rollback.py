@@ -15,27 +15,20 @@ with ``EXIT_ROLLBACK_FAILED``.
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import allure
 import pytest
-from _pytest.fixtures import call_fixture_func
 from _pytest.outcomes import Failed
-from pytest_bdd.compat import inject_fixture
-from pytest_bdd.feature import get_features
-from pytest_bdd.scenario import get_step_function, parse_step_arguments
-from pytest_bdd.utils import get_required_args
 
 from procedures.errors import RollbackFailed
+from procedures.plugin import embed
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 
 EXIT_ROLLBACK_FAILED = 12
 PROCEDURE_TAG = "rollback-procedure"
-LINK_PREFIX = "rollback:"
-ID_PREFIX = "id:"
 
 FAILURE = pytest.StashKey[tuple["Step", BaseException]]()
 ROLLBACK_ERROR = pytest.StashKey[RollbackFailed]()
@@ -43,17 +36,8 @@ DONE = pytest.StashKey[set[str]]()
 FAILED_ROLLBACKS = pytest.StashKey[list[tuple[str, str]]]()
 
 
-def scenario_tags(feature: Feature, scenario: Scenario | ScenarioTemplate) -> set[str]:
-    rule_tags = scenario.rule.tags if scenario.rule else set()
-    return set(scenario.tags) | set(feature.tags) | set(rule_tags)
-
-
 def is_rollback(tags: set[str]) -> bool:
     return PROCEDURE_TAG in tags
-
-
-def rollback_id(tags: set[str]) -> str | None:
-    return next((t.removeprefix(ID_PREFIX) for t in tags if t.startswith(ID_PREFIX)), None)
 
 
 def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario | ScenarioTemplate,
@@ -64,11 +48,11 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
     ``after_scenario``, which decides how the test ends.
     """
     request.node.stash.setdefault(FAILURE, (step, exception))
-    tags = scenario_tags(feature, scenario)
+    tags = embed.scenario_tags(feature, scenario)
     if is_rollback(tags):
         return
     done = request.node.stash.setdefault(DONE, set())
-    for link in sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX)):
+    for link in embed.linked_rollbacks(tags):
         if link in done:
             continue
         done.add(link)
@@ -83,13 +67,13 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
 
 def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario) -> BaseException | None:
     """What the test must raise now: the rollback's failure, or the rolled-back procedure's."""
-    tags = scenario_tags(feature, scenario)
+    tags = embed.scenario_tags(feature, scenario)
     failure = request.node.stash.get(FAILURE, None)
     if is_rollback(tags):
         if failure is not None:  # an emergency rollback run by hand failed
             _mark_failed(request, f"{scenario.name}: {failure[1]!r}")
         return None
-    links = sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX))
+    links = embed.linked_rollbacks(tags)
     if failure is None:
         for link in links:
             with allure.step(f"ROLLBACK {link}: not needed, every step passed"):
@@ -107,58 +91,27 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
 
 def find_rollback(feature: Feature, link: str, features_dir: str) -> ScenarioTemplate:
     """The rollback scenario tagged ``@id:<link>``: in the same feature first, then any feature."""
-    candidates = [feature, *get_features([features_dir])]
-    for candidate in candidates:
-        for template in candidate.scenarios.values():
-            tags = scenario_tags(candidate, template)
-            if is_rollback(tags) and rollback_id(tags) == link:
-                return template
-    raise RollbackFailed(f"no scenario tagged @{PROCEDURE_TAG} @{ID_PREFIX}{link} in {feature.filename} "
-                         f"or under {features_dir}")
+    try:
+        found_in, template = embed.find(link, features_dir, first=feature)
+    except LookupError:
+        raise RollbackFailed(f"no scenario tagged @{PROCEDURE_TAG} @{embed.ID_PREFIX}{link} in {feature.filename} "
+                             f"or under {features_dir}") from None
+    if not is_rollback(embed.scenario_tags(found_in, template)):
+        raise RollbackFailed(f"@{embed.ID_PREFIX}{link} is not tagged @{PROCEDURE_TAG}")
+    return template
 
 
 def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, failed_step: Step,
                  cause: BaseException) -> None:
     """Run each rollback step in order; the first one that fails fails the rollback."""
-    scenario = template.render({})
-    steps = [s for s in scenario.steps if s.background is None]
-    title = f"ROLLBACK: {scenario.name} (triggered by: {failed_step.keyword} {failed_step.name})"
-    error: tuple[Step, BaseException] | None = None
-    with contextlib.suppress(Exception, Failed), allure.step(title):
-        for step in steps:
-            if error is not None:
-                with allure.step(f"{step.keyword} {step.name} (not run)"):
-                    pass
-                continue
-            try:
-                with allure.step(f"{step.keyword} {step.name}"):
-                    _call_step(request, step)
-            except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the rollback
-                error = (step, exc)
-        if error is not None:
-            raise error[1]
-    if error is not None:
+    title = f"ROLLBACK: {template.name} (triggered by: {failed_step.keyword} {failed_step.name})"
+    try:
+        embed.run(request, template, title)
+    except embed.StepFailed as exc:
         raise RollbackFailed(
-            f"ROLLBACK FAILED in {scenario.name!r} at {error[0].keyword} {error[0].name}: {error[1]}\n"
+            f"ROLLBACK FAILED in {template.name!r} at {exc.step.keyword} {exc.step.name}: {exc.cause}\n"
             f"(the procedure had failed at {failed_step.keyword} {failed_step.name}: {cause})"
-        ) from error[1]
-
-
-def _call_step(request: pytest.FixtureRequest, step: Step) -> None:
-    context = get_step_function(request=request, step=step)
-    if context is None:
-        raise RollbackFailed(f"no step definition matches rollback step {step.keyword} {step.name!r}")
-    kwargs: dict[str, Any] = parse_step_arguments(step=step, context=context)
-    if step.datatable is not None:
-        kwargs["datatable"] = step.datatable.raw()
-    if step.docstring is not None:
-        kwargs["docstring"] = step.docstring
-    wanted = get_required_args(context.step_func)
-    kwargs = {k: v for k, v in kwargs.items() if k in wanted}
-    kwargs |= {arg: request.getfixturevalue(arg) for arg in wanted if arg not in kwargs}
-    value = call_fixture_func(fixturefunc=context.step_func, request=request, kwargs=kwargs)
-    if context.target_fixture is not None:
-        inject_fixture(request, context.target_fixture, value)
+        ) from exc.cause
 
 
 def _mark_failed(request: pytest.FixtureRequest, message: str) -> None:

@@ -1,0 +1,96 @@
+"""Running one scenario's steps inside another test: rollbacks, checklists, and the workflow's procedures.
+
+The steps run with the calling test's fixtures, nested under one step in the
+record, so a checklist run by the workflow and a rollback run by a failed
+procedure read like part of the test that ran them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import allure
+import pytest
+from _pytest.fixtures import call_fixture_func
+from _pytest.outcomes import Failed
+from pytest_bdd.compat import inject_fixture
+from pytest_bdd.feature import get_features
+from pytest_bdd.scenario import get_step_function, parse_step_arguments
+from pytest_bdd.utils import get_required_args
+
+from procedures.errors import ProcedureError
+
+if TYPE_CHECKING:
+    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+
+ID_PREFIX = "id:"
+LINK_PREFIX = "rollback:"
+
+
+class StepFailed(ProcedureError):
+    """A step of an embedded scenario failed; ``step`` and ``cause`` say which and why."""
+
+    def __init__(self, scenario: str, step: Step, cause: BaseException) -> None:
+        self.scenario, self.step, self.cause = scenario, step, cause
+        super().__init__(f"{scenario!r} failed at {step.keyword} {step.name}: {cause}")
+
+
+def scenario_tags(feature: Feature, scenario: Scenario | ScenarioTemplate) -> set[str]:
+    rule_tags = scenario.rule.tags if scenario.rule else set()
+    return set(scenario.tags) | set(feature.tags) | set(rule_tags)
+
+
+def scenario_id(tags: set[str]) -> str | None:
+    return next((t.removeprefix(ID_PREFIX) for t in tags if t.startswith(ID_PREFIX)), None)
+
+
+def linked_rollbacks(tags: set[str]) -> list[str]:
+    return sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX))
+
+
+def find(wanted: str, features_dir: str, *, first: Feature | None = None) -> tuple[Feature, ScenarioTemplate]:
+    """The scenario tagged ``@id:<wanted>``: in ``first`` (the caller's feature) first, then any feature."""
+    for feature in [*([first] if first else []), *get_features([features_dir])]:
+        for template in feature.scenarios.values():
+            if scenario_id(scenario_tags(feature, template)) == wanted:
+                return feature, template
+    raise LookupError(f"no scenario tagged @{ID_PREFIX}{wanted} under {features_dir}")
+
+
+def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) -> None:
+    """Run every step in order; the first failure stops the rest (shown as not run) and raises StepFailed."""
+    scenario = template.render({})
+    error: StepFailed | None = None
+    with contextlib.suppress(Exception, Failed), allure.step(title):
+        for step in (s for s in scenario.steps if s.background is None):
+            if error is not None:
+                with allure.step(f"{step.keyword} {step.name} (not run)"):
+                    pass
+                continue
+            try:
+                with allure.step(f"{step.keyword} {step.name}"):
+                    call_step(request, step)
+            except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the scenario
+                error = StepFailed(scenario.name, step, exc)
+        if error is not None:
+            raise error  # marks the enclosing record step as failed; suppressed right here
+    if error is not None:
+        raise error from error.cause
+
+
+def call_step(request: pytest.FixtureRequest, step: Step) -> None:
+    context = get_step_function(request=request, step=step)
+    if context is None:
+        raise LookupError(f"no step definition matches {step.keyword} {step.name!r}")
+    kwargs: dict[str, Any] = parse_step_arguments(step=step, context=context)
+    if step.datatable is not None:
+        kwargs["datatable"] = step.datatable.raw()
+    if step.docstring is not None:
+        kwargs["docstring"] = step.docstring
+    wanted = get_required_args(context.step_func)
+    kwargs = {k: v for k, v in kwargs.items() if k in wanted}
+    kwargs |= {arg: request.getfixturevalue(arg) for arg in wanted if arg not in kwargs}
+    value = call_fixture_func(fixturefunc=context.step_func, request=request, kwargs=kwargs)
+    if context.target_fixture is not None:
+        inject_fixture(request, context.target_fixture, value)
