@@ -8,7 +8,7 @@ Feature: CNI plugin update
   The flatnet CNI plugin (and, if planned, its conflist) is replaced.
   If any step fails, the rollback below runs at once.
 
-  @rollback:cni-rollback
+  @id:cni-update @rollback:cni-rollback
   Scenario: Update the CNI plugin
     # 事前準備 (preparation)
     Given the installed plugin's checksum and CNI versions are recorded

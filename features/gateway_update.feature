@@ -6,7 +6,7 @@ Feature: Gateway update
   The OpenResty gateway is replaced by a new release with the live site
   configuration. If any step fails, the rollback below runs at once.
 
-  @rollback:gateway-rollback
+  @id:gateway-update @rollback:gateway-rollback
   Scenario: Update the gateway to the planned release
     # 事前準備 (preparation)
     Given the gateway is serving

@@ -7,7 +7,7 @@ Feature: Monitoring stack update
   Prometheus, Alertmanager and Grafana are updated under podman-compose.
   If any step fails, the linked rollback runs at once.
 
-  @rollback:monitoring-images-rollback
+  @id:monitoring-images-update @rollback:monitoring-images-rollback
   Scenario: Update the monitoring images
     Given a maintenance silence covers the affected components
     And every monitoring endpoint is ready
@@ -18,7 +18,7 @@ Feature: Monitoring stack update
     Then the stack runs the new images
     And the maintenance silence is expired
 
-  @rollback:monitoring-config-rollback
+  @id:monitoring-config-update @rollback:monitoring-config-rollback
   Scenario: Update the monitoring configuration
     Given a maintenance silence covers the affected components
     And every monitoring endpoint is ready
@@ -29,7 +29,7 @@ Feature: Monitoring stack update
     Then Prometheus serves the new configuration
     And the maintenance silence is expired
 
-  @rollback:grafana-dashboards-rollback
+  @id:grafana-dashboards-update @rollback:grafana-dashboards-rollback
   Scenario: Update the Grafana dashboards
     Given a maintenance silence covers the affected components
     And every monitoring endpoint is ready

@@ -7,7 +7,7 @@ Feature: Nebula update
   The Nebula node's binaries are replaced while its service is stopped.
   If any step fails, the rollback below runs at once.
 
-  @rollback:nebula-rollback
+  @id:nebula-update @rollback:nebula-rollback
   Scenario: Update Nebula
     # 事前準備 (preparation)
     Given the Nebula service runs and the overlay works

@@ -133,6 +133,21 @@ def latest(host: Host, backups_dir: str, component: str) -> Backup:
     return load(host, host.files.path.dirname(found))
 
 
+def all_of(host: Host, backups_dir: str, component: str) -> list[str]:
+    """Every backup folder of ``component`` that has a manifest, oldest first."""
+    return [host.files.path.dirname(m) for m in host.files.matching(backups_dir, f"{component}-*/{MANIFEST}")]
+
+
+def prune(host: Host, backups_dir: str, component: str, keep: int) -> list[str]:
+    """Remove all but the newest ``keep`` backups (the plan's retention); returns what was removed."""
+    found = all_of(host, backups_dir, component)
+    removed = found[:-keep] if len(found) > keep else []
+    for path in removed:
+        host.files.remove(path)
+    record.data(f"{component} backups pruned to the newest {keep}", {"removed": removed, "kept": found[-keep:]})
+    return removed
+
+
 def load(host: Host, path: str) -> Backup:
     raw = json.loads(host.files.read_text(host.files.join(path, MANIFEST)))
     raw["files"] = {name: FileEntry(**entry) for name, entry in raw["files"].items()}

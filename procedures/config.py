@@ -128,6 +128,7 @@ class GatewayComponent(Strict):
     binary: str = "nginx"
     nginx_args: tuple[str, ...] = ()
     pid_file: str = "logs/nginx.pid"
+    error_log: str = "logs/error.log"  # relative to root, like pid_file
     backup_paths: tuple[str, ...] = ("conf", "lualib")
     site_config: tuple[str, ...] = ("conf", "lualib")
     lua_check: str | None = "luajit -bl"

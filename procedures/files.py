@@ -64,7 +64,18 @@ class Files(ABC):
     @abstractmethod
     def copy_file(self, src: str, dst: str, *, in_place: bool) -> None: ...
     @abstractmethod
-    def newest(self, folder: str, pattern: str) -> str | None: ...
+    def matching(self, folder: str, pattern: str) -> list[str]:
+        """Paths in ``folder`` matching the glob ``pattern``, in name order (backups: oldest first)."""
+
+    def newest(self, folder: str, pattern: str) -> str | None:
+        found = self.matching(folder, pattern)
+        return found[-1] if found else None
+    @abstractmethod
+    def size(self, target: str) -> int:
+        """Bytes in ``target``, 0 when it does not exist (a log not written yet)."""
+    @abstractmethod
+    def read_from(self, target: str, offset: int) -> str:
+        """The text after ``offset``: what a log gained since it was measured."""
 
 
 class PosixFiles(Files):
@@ -117,9 +128,15 @@ class PosixFiles(Files):
         tmp = posixpath.join(posixpath.dirname(dst), f".{posixpath.basename(dst)}.new")
         self.run(f"cp -p {sh(src)} {sh(tmp)} && sync {sh(tmp)} && mv -f {sh(tmp)} {sh(dst)}", f"install {dst}")
 
-    def newest(self, folder: str, pattern: str) -> str | None:
-        found = self.run(f"ls -1d {sh(folder)}/{pattern} 2>/dev/null | LC_ALL=C sort | tail -n 1", "find the newest")
-        return found.strip() or None
+    def matching(self, folder: str, pattern: str) -> list[str]:
+        found = self.run(f"ls -1d {sh(folder)}/{pattern} 2>/dev/null | LC_ALL=C sort", f"list {pattern}", check=False)
+        return found.splitlines()
+
+    def size(self, target: str) -> int:
+        return int(self.run(f"stat -c %s {sh(target)} 2>/dev/null || echo 0", f"measure {target}").strip() or 0)
+
+    def read_from(self, target: str, offset: int) -> str:
+        return self.run(f"tail -c +{offset + 1} {sh(target)}", f"read {target} from byte {offset}")
 
 
 class WindowsFiles(Files):
@@ -196,11 +213,22 @@ class WindowsFiles(Files):
                            f"Move-Item -LiteralPath {ps.quote(tmp)} -Destination {ps.quote(dst)} -Force"),
                  f"install {dst}")
 
-    def newest(self, folder: str, pattern: str) -> str | None:
+    def matching(self, folder: str, pattern: str) -> list[str]:
         out = self.run(ps.script(f"Get-ChildItem -Path {ps.quote(ntpath.join(folder, pattern))} | "
-                                 "Sort-Object FullName | Select-Object -Last 1 -ExpandProperty FullName"),
-                       "find the newest")
-        return out.strip() or None
+                                 "Sort-Object FullName | Select-Object -ExpandProperty FullName"), f"list {pattern}")
+        return out.splitlines()
+
+    def size(self, target: str) -> int:
+        return int(self.run(ps.script(f"if (Test-Path -LiteralPath {ps.quote(target)}) "
+                                      f"{{ (Get-Item -LiteralPath {ps.quote(target)}).Length }} else {{ 0 }}"),
+                            f"measure {target}").strip() or 0)
+
+    def read_from(self, target: str, offset: int) -> str:
+        """Shared read: the service keeps its log open for writing."""
+        return self.run(ps.script(f"$s = [IO.File]::Open({ps.quote(target)}, 'Open', 'Read', 'ReadWrite')",
+                                  f"[void]$s.Seek({offset}, 'Begin')",
+                                  "(New-Object IO.StreamReader($s)).ReadToEnd()",
+                                  "$s.Close()"), f"read {target} from byte {offset}")
 
 
 def _row(line: str) -> tuple[int, str, str, str]:

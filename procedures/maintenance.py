@@ -17,6 +17,7 @@ from procedures.errors import ConfigError
 from procedures.host import Host
 from procedures.notices import Notifier
 from procedures.plan import Plan, load_plan
+from procedures.silences import MaintenanceSilence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR_ENV = "FLATNET_RUN_DIR"
@@ -63,12 +64,22 @@ class Maintenance:
         """This run's record folder (``reports/runs/<time>``): notices' copies, decisions, the work report."""
         return Path(os.environ.get(RUN_DIR_ENV) or PROJECT_ROOT / "reports" / "runs" / "adhoc")
 
+    @property
+    def records_dir(self) -> Path:
+        """This maintenance's own folder, across runs: notices sent, their ledger, log marks, the work report."""
+        folder = self.plan.records_dir
+        return Path(folder) if folder else PROJECT_ROOT / "reports" / "maintenance" / self.plan.id
+
     def notifier(self) -> Notifier:
-        folder = self.plan.notify.directory
-        return Notifier(self.plan, Path(folder) if folder else PROJECT_ROOT / "reports" / "notices" / self.plan.id)
+        return Notifier(self.plan, self.records_dir)
 
     def decisions(self) -> DecisionEngine:
         return DecisionEngine(self.plan.policy, OperatorDesk(self.run_dir / "decisions"))
+
+    def silence(self) -> MaintenanceSilence | None:
+        if self.plan.silence is None or self.inventory.components.monitoring is None:
+            return None
+        return MaintenanceSilence(self.monitoring().alertmanager, self.plan.silence, self.plan.id)
 
     def _component(self, name: str) -> Any:
         component = getattr(self.inventory.components, name)

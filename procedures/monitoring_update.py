@@ -41,19 +41,24 @@ class MonitoringMaintenance:
     # -- the window --------------------------------------------------------------------
     def open_silence(self, what: str) -> None:
         self.progress.prepared = True
-        if self.plan.silence is None:
+        if self.silence is None:
             raise PreconditionFailed("the plan has no silence: say which alerts this maintenance may raise")
-        self.silence = MaintenanceSilence(self.stack.alertmanager, self.plan.silence, self.plan.id)
-        self.silence.start(f"Planned maintenance {self.plan.id}: {what}")
+        self.silence.start(f"Planned maintenance {self.plan.id}: {what}", holder="monitoring")
 
     def close_silence(self) -> None:
         if self.silence is not None:
-            self.silence.expire()
+            self.silence.expire(holder="monitoring")
 
     def check_ready(self) -> None:
         self.stack.wait_ready()
 
     def take_backup(self) -> None:
+        """Once per test: when one test runs several procedures (the workflow), the rollbacks return
+        the stack to where it was before the first of them, not to a state a later one saw."""
+        if self.backup is not None:
+            record.text("backup kept", f"{self.backup.path} (taken before this test's first change) stays the "
+                                       "state the rollback returns to")
+            return
         self.images_before = self.stack.running_images()
         record.data("images before", self.images_before)
         self.backup = self.stack.backup({"images_before": self.images_before})

@@ -171,9 +171,8 @@ class WebhookChannel(Strict):
 
 
 class Notify(Strict):
-    """Where notices go. They are always written to ``directory`` (default: reports/notices/<plan id>)."""
+    """Where notices go besides the records folder, where they are always written."""
 
-    directory: AbsolutePath | None = None
     smtp: SmtpChannel | None = None
     webhook: WebhookChannel | None = None
 
@@ -230,6 +229,7 @@ class Plan(Strict):
     """What one maintenance changes, and everything the workflow needs to run it."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    records_dir: AbsolutePath | None = None  # notices, their ledger, the work report (default reports/maintenance/<id>)
     window: Window | None = None
     impact: Impact | None = None
     summary: tuple[NonEmpty, ...] = ()

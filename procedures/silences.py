@@ -52,16 +52,27 @@ def silence_body(spec: SilenceSpec, *, maintenance_id: str, comment: str, now: d
 
 @dataclass
 class MaintenanceSilence:
-    """Created at the start of the window, always expired at its end."""
+    """Created at the start of the window, always expired at its end.
+
+    One test may hold it from several places (the workflow, and the monitoring
+    procedures inside it): each holder starts and expires it under its own name,
+    and Alertmanager sees one silence, expired when the last holder lets go.
+    """
 
     client: AlertmanagerClient
     spec: SilenceSpec
     maintenance_id: str
     silence_id: str | None = None
     skipped: bool = False
-    history: list[str] = field(default_factory=list)
+    holders: set[str] = field(default_factory=set)
 
-    def start(self, comment: str) -> str | None:
+    def start(self, comment: str, holder: str = "procedure") -> str | None:
+        if self.holders and (self.silence_id or self.skipped):
+            self.holders.add(holder)
+            record.text("maintenance silence", f"{self.silence_id or 'no silence'} already covers this "
+                                               f"(held by {', '.join(sorted(self.holders))})")
+            return self.silence_id
+        self.holders.add(holder)
         body = silence_body(self.spec, maintenance_id=self.maintenance_id, comment=comment,
                             now=datetime.now(UTC))
         try:
@@ -83,9 +94,19 @@ class MaintenanceSilence:
             return "none"
         return str(self.client.silence(self.silence_id)["status"]["state"])
 
-    def expire(self) -> None:
-        """Idempotent: an expired or never-created silence is left as it is."""
+    def expire(self, holder: str = "procedure") -> None:
+        """Idempotent: an expired or never-created silence is left as it is; another holder keeps it."""
+        self.holders.discard(holder)
+        if self.holders:
+            record.text("maintenance silence kept", f"still held by {', '.join(sorted(self.holders))}")
+            return
         if self.silence_id is None or self.state() == "expired":
             return
         self.client.expire(self.silence_id)
         record.data("maintenance silence expired", {"silenceID": self.silence_id, "state": self.state()})
+
+
+def ours(client: AlertmanagerClient, maintenance_id: str) -> list[dict[str, Any]]:
+    """The active silences this maintenance created (``createdBy`` names its id)."""
+    return [s for s in client.silences()
+            if s.get("createdBy") == f"flatnet-maintenance {maintenance_id}" and s["status"]["state"] == "active"]

@@ -7,13 +7,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytest_bdd import given, then, when
 
+from procedures.decisions import DecisionEngine
 from procedures.gateway_update import GatewayUpdate
 from procedures.maintenance import Maintenance
 
 
 @pytest.fixture
-def gateway_update(maintenance: Maintenance, record_environment: Callable[[str, str], None]) -> Iterator[GatewayUpdate]:
-    update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway, maintenance.decisions())
+def gateway_update(maintenance: Maintenance, decisions: DecisionEngine,
+                   record_environment: Callable[[str, str], None]) -> Iterator[GatewayUpdate]:
+    update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway, decisions)
     yield update
     record_environment("gateway.version.before", update.version_before or "unknown")
     record_environment("gateway.version.target", update.target_version or "not staged")

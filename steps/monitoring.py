@@ -9,11 +9,13 @@ from pytest_bdd import given, then, when
 
 from procedures.maintenance import Maintenance
 from procedures.monitoring_update import MonitoringMaintenance
+from procedures.silences import MaintenanceSilence
 
 
 @pytest.fixture
-def monitoring(maintenance: Maintenance, request: pytest.FixtureRequest) -> Iterator[MonitoringMaintenance]:
-    work = MonitoringMaintenance(maintenance.monitoring(), maintenance.plan)
+def monitoring(maintenance: Maintenance, maintenance_silence: MaintenanceSilence | None
+               ) -> Iterator[MonitoringMaintenance]:
+    work = MonitoringMaintenance(maintenance.monitoring(), maintenance.plan, maintenance_silence)
     yield work
     work.close_silence()  # the silence never outlives the test, whatever happened
 

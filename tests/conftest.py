@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# httpcore is imported before any in-process pytester run: such a run unloads the modules it imported, and
+# httpx's lazily built map of httpcore errors would then miss the classes of the re-imported httpcore.
+import httpcore  # noqa: F401
 import pytest
 import yaml
 

@@ -44,7 +44,8 @@ def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) ->
             "timeouts": {"healthy": 2, "start": 3, "stop": 3}}},
     }
     plan = {"id": "win-gw", "changes": {"gateway": {"release": f"{ROOT}\\releases\\openresty-1.27.1.2",
-                                                     "version": "1.27.1.2"}}}
+                                                     "version": "1.27.1.2"}},
+            "policy": {"partly_broken": {"fix_window_minutes": 0.02, "retry_every_seconds": 0.5}}}
     return run_with_inventory(tmp_path, "features/gateway_update.feature", inventory, plan,
                               env={"FLATNET_TEST_WINRM_PASSWORD": PASSWORD})
 

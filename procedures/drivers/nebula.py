@@ -53,8 +53,7 @@ class NebulaNode:
         return (not_after - datetime.now(UTC)).total_seconds() / 86400
 
     def log_size(self) -> int:
-        out = self.host.run(f"stat -c %s {sh(self.c.log)} 2>/dev/null || echo 0", purpose="measure the log")
-        return int(out.stdout.strip() or 0)
+        return self.host.files.size(self.c.log)
 
     # -- command builders (the Windows flavor overrides these) ------------------------------
     def _call(self, executable: str, *args: str) -> str:
@@ -66,9 +65,6 @@ class NebulaNode:
         if self.c.tcp_check_url:
             checks["tcp"] = f"{prefix}{self.c.http_get_command} {sh(str(self.c.tcp_check_url))}"
         return checks
-
-    def _log_since(self, offset: int) -> str:
-        return f"tail -c +{offset + 1} {sh(self.c.log)}"
 
     # -- operations --------------------------------------------------------------------
     def backup(self, facts: dict[str, Any]) -> backups.Backup:
@@ -110,8 +106,8 @@ class NebulaNode:
                     raise VerificationFailed(f"no {name} answer from {self.c.lighthouse_ip} through the overlay "
                                              f"within {self.c.overlay_wait:g}s: {(out.stdout + out.stderr)[-200:]}")
                 time.sleep(0.2)
-        tail = self.host.run(self._log_since(log_offset), purpose="read the log since the start")
-        lines = [line for line in tail.stdout.splitlines() if HANDSHAKE_DONE.search(line)]
+        tail = self.host.files.read_from(self.c.log, log_offset)
+        lines = [line for line in tail.splitlines() if HANDSHAKE_DONE.search(line)]
         if not lines:
             raise VerificationFailed("no completed handshake in the Nebula log since the start")
         results["handshake"] = lines[-1]
@@ -128,26 +124,12 @@ class WindowsNebulaNode(NebulaNode):
     def _call(self, executable: str, *args: str) -> str:
         return ps.script(ps.native_stderr_ok(executable, *args))
 
-    def log_size(self) -> int:
-        out = self.host.run(ps.script(f"if (Test-Path -LiteralPath {ps.quote(self.c.log)}) "
-                                      f"{{ (Get-Item -LiteralPath {ps.quote(self.c.log)}).Length }} else {{ 0 }}"),
-                            purpose="measure the log")
-        return int(out.stdout.strip() or 0)
-
     def _overlay_checks(self) -> dict[str, str]:
         checks = {"ping": ps.script(ps.native("ping.exe", "-n", "1", "-w", "1000", self.c.lighthouse_ip))}
         if self.c.tcp_check_url:
             checks["tcp"] = ps.script(f"(Invoke-WebRequest -UseBasicParsing -TimeoutSec 2 "
                                       f"-Uri {ps.quote(str(self.c.tcp_check_url))}).Content")
         return checks
-
-    def _log_since(self, offset: int) -> str:
-        """Read from ``offset`` while the service keeps the log open for writing."""
-        return ps.script(
-            f"$s = [IO.File]::Open({ps.quote(self.c.log)}, 'Open', 'Read', 'ReadWrite')",
-            f"[void]$s.Seek({offset}, 'Begin')",
-            "(New-Object IO.StreamReader($s)).ReadToEnd()",
-            "$s.Close()")
 
 
 def node_for(host: Host, component: NebulaComponent) -> NebulaNode:

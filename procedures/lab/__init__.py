@@ -284,12 +284,13 @@ class Lab:
     def _workflow_plan(self) -> dict[str, Any]:
         """The planned-maintenance fields: a window open now, the lab's mailbox, decision windows in seconds."""
         state, now = self.state, datetime.now(ZoneInfo("Asia/Tokyo")).replace(second=0, microsecond=0)
-        notify: dict[str, Any] = {"directory": str(self.root / "notices")}
+        notify: dict[str, Any] = {}
         if state.smtp_port and state.webhook_port:
             notify["smtp"] = {"port": state.smtp_port, "sender": "flatnet-maintenance@localhost",
                               "recipients": ["ops@localhost", "users@localhost"]}
             notify["webhook"] = {"url": f"http://127.0.0.1:{state.webhook_port}/notices"}
         return {
+            "records_dir": str(self.root / "maintenance"),
             "window": {"start": (now - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M"),
                        "end": (now + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M"), "timezone": "Asia/Tokyo"},
             "impact": {"services": ["Flatnet Gateway", "監視スタック"], "users": ["社内 LAN の利用者"],

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
-from procedures.plugin import collect, reporting, rollback, target
+from procedures.plugin import collect, embed, reporting, rollback, target
+from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
 
@@ -55,6 +57,7 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[...
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     rollback.select(items, config, config.getoption("run_rollback"))
+    target.check_workflow_plan(config, items)
     target.note_lab_parts(config, items)
 
 
@@ -122,6 +125,24 @@ def maintenance(request: pytest.FixtureRequest) -> Maintenance:
                        ("plan", f"{m.plan.id} ({m.plan_path})")):
         request.node.user_properties.append((f"env:{key}", value))
     return m
+
+
+@pytest.fixture
+def decisions(maintenance: Maintenance) -> DecisionEngine:
+    """This test's rollback decisions (the plan's decision table), shared by every step that verifies."""
+    return maintenance.decisions()
+
+
+@pytest.fixture
+def maintenance_silence(maintenance: Maintenance) -> MaintenanceSilence | None:
+    """This test's one Alertmanager silence (None when the plan or the inventory has none)."""
+    return maintenance.silence()
+
+
+@pytest.fixture
+def scenarios(request: pytest.FixtureRequest) -> embed.Scenarios:
+    """Run other scenarios by ``@id`` inside this test (checklists, the workflow's procedures)."""
+    return embed.Scenarios(request, FEATURES_DIR)
 
 
 @pytest.fixture

@@ -94,3 +94,25 @@ def call_step(request: pytest.FixtureRequest, step: Step) -> None:
     value = call_fixture_func(fixturefunc=context.step_func, request=request, kwargs=kwargs)
     if context.target_fixture is not None:
         inject_fixture(request, context.target_fixture, value)
+
+
+class Scenarios:
+    """What steps use to run other scenarios by id (a fixture: ``scenarios``)."""
+
+    def __init__(self, request: pytest.FixtureRequest, features_dir: str) -> None:
+        self.request, self.features_dir = request, features_dir
+
+    def run(self, wanted: str, title: str) -> None:
+        _, template = find(wanted, self.features_dir)
+        run(self.request, template, title)
+
+    def rollbacks_of(self, wanted: str) -> list[str]:
+        """The rollback ids a procedure links, each checked to exist; [] when the procedure is missing."""
+        try:
+            feature, template = find(wanted, self.features_dir)
+        except LookupError:
+            return []
+        links = linked_rollbacks(scenario_tags(feature, template))
+        for link in links:
+            find(link, self.features_dir, first=feature)
+        return links

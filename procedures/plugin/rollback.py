@@ -15,13 +15,15 @@ with ``EXIT_ROLLBACK_FAILED``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import allure
 import pytest
 from _pytest.outcomes import Failed
 
-from procedures.errors import RollbackFailed
+from procedures import incident, notices
+from procedures.errors import ProcedureError, RollbackFailed
 from procedures.plugin import embed
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ PROCEDURE_TAG = "rollback-procedure"
 
 FAILURE = pytest.StashKey[tuple["Step", BaseException]]()
 ROLLBACK_ERROR = pytest.StashKey[RollbackFailed]()
+INCIDENT = pytest.StashKey[str]()
 DONE = pytest.StashKey[set[str]]()
 FAILED_ROLLBACKS = pytest.StashKey[list[tuple[str, str]]]()
 
@@ -61,6 +64,7 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
         except RollbackFailed as exc:
             request.node.stash[ROLLBACK_ERROR] = exc
             _mark_failed(request, str(exc))
+            escalate(request, exc, f"{step.keyword} {step.name}: {exception}")
             return
         request.node.user_properties.append(("rollback", f"{link}: passed"))
 
@@ -114,6 +118,42 @@ def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, fai
         ) from exc.cause
 
 
+def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) -> None:
+    """ロールバック失敗時の対処: keep the evidence in an incident bundle, then tell the plan's channels.
+
+    Whatever goes wrong here is recorded and never hides the failed rollback itself.
+    """
+    with allure.step("ESCALATION: incident bundle and escalation notice"):
+        try:
+            m = request.getfixturevalue("maintenance")
+            archive = str(incident.collect(m, f"procedure failed at {cause}\n\n{error}"))
+            request.node.stash[INCIDENT] = archive
+            request.node.user_properties.append(("incident", archive))
+            services = list(m.plan.impact.services) if m.plan.impact else list(m.inventory.components.model_dump(
+                exclude_none=True))
+            owner = f"{m.plan.owner.name} ({m.plan.owner.contact})" if m.plan.owner else "—"
+            m.notifier().send(notices.render(
+                "escalation", m.plan, finished=notices.japanese_time(datetime.now().astimezone()), reason=cause,
+                rollback_error=str(error).splitlines()[0], services=services, incident=archive, owner=owner))
+        except (ProcedureError, OSError, pytest.FixtureLookupError) as exc:
+            allure.attach(f"escalation incomplete: {type(exc).__name__}: {exc}", name="escalation problem")
+
+
+def failure_of(request: pytest.FixtureRequest) -> str | None:
+    failure = request.node.stash.get(FAILURE, None)
+    return f"{failure[0].keyword} {failure[0].name}: {failure[1]}" if failure else None
+
+
+def rollback_error_of(request: pytest.FixtureRequest) -> str | None:
+    error = request.node.stash.get(ROLLBACK_ERROR, None)
+    return str(error) if error else None
+
+
+def incident_of(request: pytest.FixtureRequest) -> str | None:
+    archive: str | None = request.node.stash.get(INCIDENT, None)
+    return archive
+
+
 def _mark_failed(request: pytest.FixtureRequest, message: str) -> None:
     request.node.user_properties.append(("rollback", f"FAILED: {message}"))
     allure.dynamic.tag("ROLLBACK-FAILED")  # type: ignore[no-untyped-call]
@@ -135,8 +175,12 @@ def select(items: list[pytest.Item], config: pytest.Config, wanted: str | None) 
 
 def collect_report(report: pytest.TestReport, config: pytest.Config) -> None:
     for name, value in report.user_properties:
-        if name == "rollback" and str(value).startswith("FAILED") and report.when == "call":
+        if report.when != "call":
+            continue
+        if name == "rollback" and str(value).startswith("FAILED"):
             config.stash.setdefault(FAILED_ROLLBACKS, []).append((report.nodeid, str(value)))
+        if name == "incident":
+            config.stash.setdefault(FAILED_ROLLBACKS, []).append((report.nodeid, f"incident bundle: {value}"))
 
 
 def failed_rollbacks(config: pytest.Config) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from procedures.lab import PARTS, Lab
 from procedures.lab.monitoring import GRAFANA_PASSWORD_ENV
 from procedures.maintenance import Maintenance
 from procedures.plan import load_plan
+from procedures.workflow import WORKFLOW_SCENARIO
 
 INVENTORY_ENV = "FLATNET_INVENTORY"
 PLAN_ENV = "FLATNET_PLAN"
@@ -45,6 +46,17 @@ def validate_given(config: pytest.Config) -> None:
             load_plan(Path(plan))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def check_workflow_plan(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A given plan that lacks what the planned-maintenance workflow needs is refused before it starts."""
+    plan = config.getoption("plan")
+    selected = any(m.args and m.args[0] == WORKFLOW_SCENARIO for item in items for m in item.iter_markers("id"))
+    if plan and selected:
+        gaps = load_plan(Path(plan)).workflow_gaps()
+        if gaps:
+            raise pytest.UsageError(f"{plan}: the planned-maintenance workflow needs "
+                                    + ", ".join(f"'{g}'" for g in gaps) + " in the plan")
 
 
 def note_lab_parts(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,0 +1,168 @@
+"""The planned-maintenance workflow on a real lab (gateway + monitoring): success, a rolled-back fault,
+a failed rollback, and plans refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from procedures.lab import Lab
+from procedures.lab.mailbox import Mailbox
+from procedures.lab.processes import owned_pids
+from tests.conftest import run_features
+from tests.test_gateway_update import live_hashes, served_version
+from tests.test_monitoring import _walk, attachments, stack, tree_hashes
+
+FEATURE = "features/maintenance_workflow.feature"
+PLAN_ID = "lab-maintenance"
+
+
+@pytest.fixture(scope="module")
+def wlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("wlab") / "lab").up(("gateway", "monitoring"))
+    yield lab
+    lab.down()
+    assert owned_pids(lab.root) == []
+
+
+def silences_of_the_plan(lab: Lab) -> list[dict]:
+    silences = httpx.get(stack(lab).url("alertmanager") + "/api/v2/silences", timeout=5).json()
+    return [s for s in silences if s["createdBy"] == f"flatnet-maintenance {PLAN_ID}"]
+
+
+def target_state(lab: Lab) -> dict[str, str]:
+    return {**{f"gateway/{k}": v for k, v in live_hashes(lab).items()},
+            **{f"monitoring/{k}": v for k, v in tree_hashes(lab).items()}}
+
+
+def step_names(results: Path) -> list[str]:
+    [result] = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
+    return [s["name"] for s in _walk(result.get("steps", []))]
+
+
+def test_the_planned_maintenance_runs_end_to_end(wlab: Lab, tmp_path: Path) -> None:
+    mails_before = len(Mailbox(wlab.root).mails())
+    run = run_features(wlab, tmp_path, FEATURE)
+    assert run.rc == 0, run.output
+    evidence = attachments(run.results)
+
+    # both notices, filled with the plan's real values, in Japanese
+    for text in ("【メンテナンス予告】Flatnet システムメンテナンス",
+                 "影響を受けるサービス: Flatnet Gateway、監視スタック", "作業責任者: ラボ運用担当",
+                 "【完了】Flatnet システムメンテナンス", "全サービス正常稼働を確認",
+                 "gateway: 1.25.3.1 → 1.27.1.2"):
+        assert text in evidence, text
+    subjects = [m["Subject"] for m in Mailbox(wlab.root).mails()[mails_before:]]
+    assert subjects == ["【メンテナンス予告】Flatnet システムメンテナンス", "【完了】Flatnet システムメンテナンス"]
+
+    # the silence: created, recorded, and expired at the end
+    [silence] = silences_of_the_plan(wlab)
+    assert silence["status"]["state"] == "expired" and silence["id"] in evidence
+
+    # every checklist item ran as a step with evidence, in the manual's order
+    names = step_names(run.results)
+    for item in ("the announcement was delivered on every channel",
+                 "a fresh backup of every planned component matches its manifest",
+                 "every planned procedure has a rollback scenario", "the maintenance's alerts are silenced",
+                 "the work log is being recorded", "every procedure that ran was verified",
+                 "no new error lines appeared in the logs since the maintenance began",
+                 "no silence of this maintenance is still active", "the work report is written for this maintenance"):
+        assert any(item in n for n in names), item
+    procedures = [n for n in names if n.startswith("PROCEDURE ")]
+    assert procedures == ["PROCEDURE gateway-update (gateway)", "PROCEDURE monitoring-images-update (monitoring)",
+                          "PROCEDURE monitoring-config-update (monitoring)",
+                          "PROCEDURE grafana-dashboards-update (monitoring)"]
+
+    # the work report
+    report = (wlab.root / "maintenance/work-report.md").read_text()
+    assert "# 作業報告書: lab-maintenance" in report and "完了（全サービス正常稼働）" in report
+    assert silence["id"] in report and "| gateway | 1.25.3.1 | 1.27.1.2 |" in report
+    assert "# 作業報告書: lab-maintenance" in evidence  # attached to the record
+    assert served_version(wlab) == "1.27.1.2"
+
+
+def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: Path) -> None:
+    before, version = target_state(wlab), served_version(wlab)
+    mails_before = len(Mailbox(wlab.root).mails())
+    run = run_features(wlab, tmp_path, FEATURE, "--lab-fault", "unhealthy")
+    assert run.rc == 1, run.output
+    assert "rolled back (planned-maintenance-rollback): every rollback step passed" in run.output
+
+    assert target_state(wlab) == before and served_version(wlab) == version
+    assert all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))
+    names = step_names(run.results)
+    assert any(n.startswith("ROLLBACK gateway-rollback") for n in names)
+    assert any("the post-rollback checks pass" in n for n in names)
+
+    mails = Mailbox(wlab.root).mails()[mails_before:]
+    assert [m["Subject"] for m in mails] == ["【ロールバック実施】Flatnet システムメンテナンス",
+                                             "【完了】Flatnet システムメンテナンス（ロールバック実施）"]
+    assert "ロールバック理由:" in mails[1].get_content() and "does not serve 1.27.1.2" in mails[1].get_content()
+
+    report = (wlab.root / "maintenance/work-report.md").read_text()
+    assert "ロールバック済み" in report and "gateway-rollback" in report
+    assert "partly_broken → rollback" in report  # the decision table: retried in the fix window, then rolled back
+
+
+def test_a_failed_rollback_leaves_an_incident_bundle_and_escalates(wlab: Lab, tmp_path: Path) -> None:
+    mails_before = len(Mailbox(wlab.root).mails())
+    run = run_features(wlab, tmp_path, FEATURE, "--lab-fault", "stuck-stop")
+    assert run.rc == 12, run.output
+    bundle = Path(next(line.split("incident bundle: ", 1)[1] for line in run.output.splitlines()
+                       if "incident bundle: " in line).strip())
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+        compose_log = tar.extractfile(next(n for n in names if n.endswith("logs/podman-compose.log"))).read()
+    for wanted in ("README.txt", "logs/gateway-error.log", "logs/podman-compose.log", "logs/podman-ps.txt",
+                   "config/gateway/conf/nginx.conf", "config/monitoring/podman-compose.yml",
+                   "config/monitoring/prometheus/prometheus.yml", "records/journal.jsonl", "records/deliveries.json"):
+        assert any(n.endswith(wanted) for n in names), wanted
+    assert any("/run/" in n and "-attachment." in n for n in names), "the run's record is in the bundle"
+    assert b"flatnet-prometheus" in compose_log or b"ts=" in compose_log
+
+    mails = Mailbox(wlab.root).mails()[mails_before:]
+    [escalation] = [m for m in mails if "緊急" in m["Subject"]]
+    assert escalation["Subject"] == "【緊急】Flatnet メンテナンス ロールバック失敗"
+    assert str(bundle) in escalation.get_content()
+    assert "ロールバック失敗 — エスカレーション済み" in (wlab.root / "maintenance/work-report.md").read_text()
+    assert all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))
+
+
+INVALID_PLANS = {
+    "window.end": ({"window": {"start": "2026-12-05 23:00", "end": "2026-12-05 22:00"}}, "window"),
+    "window.timezone": ({"window": {"start": "2026-12-05 22:00", "end": "2026-12-05 23:00",
+                                    "timezone": "Tokyo"}}, "window.timezone"),
+    "impact.services": ({"impact": {"services": [], "users": ["x"], "expected_downtime_minutes": 1}},
+                        "impact.services"),
+    "notify.smtp.recipients": ({"notify": {"smtp": {"sender": "a@localhost", "recipients": ["not an address"]}}},
+                               "notify.smtp.recipients.0"),
+    "notify.smtp.password": ({"notify": {"smtp": {"sender": "a@localhost", "recipients": ["b@localhost"],
+                                                  "password": "hunter2"}}}, "notify.smtp"),
+    "staging": ({"staging": {"verified": "ok", "not_applicable": "no"}}, "staging"),
+    "policy.partly_broken.fix_window_minutes": ({"policy": {"partly_broken": {"fix_window_minutes": -1}}},
+                                                "policy.partly_broken.fix_window_minutes"),
+    "downtime longer than the window": ({"window": {"start": "2026-12-05 22:00", "end": "2026-12-05 22:30"},
+                                         "impact": {"services": ["x"], "users": ["y"],
+                                                    "expected_downtime_minutes": 90}}, "longer than the window"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(INVALID_PLANS))
+def test_an_invalid_plan_is_refused_before_anything_runs(wlab: Lab, tmp_path: Path, mistake: str) -> None:
+    overrides, named = INVALID_PLANS[mistake]
+    plan = {**yaml.safe_load(wlab.plan_path.read_text()), **overrides}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, allow_unicode=True))
+    ledger = (wlab.root / "maintenance/deliveries.json").read_text()
+    pid, before = wlab.gateway_pid(), target_state(wlab)
+    run = run_features(wlab, tmp_path, FEATURE, "--plan", str(path))
+    assert run.rc == 4, run.output
+    assert named in run.output, run.output
+    assert (wlab.root / "maintenance/deliveries.json").read_text() == ledger  # no notice went out
+    assert wlab.gateway_pid() == pid and target_state(wlab) == before
