@@ -17,6 +17,7 @@ log_errors          調査して判断 (1時間以内)           ask the operato
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,7 +45,7 @@ class Decision:
 class OperatorDesk:
     """Hands a decision to a person: a request file, answered by writing ``continue`` or ``rollback``.
 
-    ``./maint decide ANSWER`` writes the answer file for the open request.
+    ``./maint decide continue|rollback`` writes the answer file for the open request.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -55,8 +56,8 @@ class OperatorDesk:
         request = self.folder / f"{int(time.time() * 1000)}.request"
         answer = request.with_suffix(".answer")
         request.write_text(f"{check}\n{question}\nanswer: echo continue|rollback > {answer}\n", encoding="utf-8")
-        print(f"\nOPERATOR DECISION NEEDED: {question}\n  answer with: echo continue > {answer}"
-              f"   (or rollback), within {max(0.0, deadline - time.monotonic()):.0f} s", flush=True)
+        print(f"\nOPERATOR DECISION NEEDED: {question}\n  answer within {max(0.0, deadline - time.monotonic()):.0f} s"
+              f" with: ./maint decide continue|rollback {self.folder.parent}", file=sys.__stderr__, flush=True)
         while time.monotonic() < deadline:
             if answer.exists():
                 said = answer.read_text().strip().lower()
@@ -149,3 +150,28 @@ class DecisionEngine:
         decision = Decision(check, failure.failure_class, action, deadline, f"{reason} ({failure})", attempts)
         self.decisions.append(decision)
         record.data(f"decision: {failure.failure_class} → {action}", asdict(decision))
+
+
+def answer(folder: Path, said: Action) -> list[Path]:
+    """Answer every open request in ``folder`` (what ``./maint decide`` does)."""
+    open_requests = [r for r in sorted(folder.glob("*.request")) if not r.with_suffix(".answer").exists()]
+    for request in open_requests:
+        request.with_suffix(".answer").write_text(f"{said}\n", encoding="utf-8")
+    return open_requests
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"continue", "rollback"}:
+        print("usage: ./maint decide continue|rollback [RUN_DIR]   (default: reports/latest)")
+        return 2
+    run_dir = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parents[1] / "reports" / "latest"
+    answered = answer(run_dir / "decisions", "continue" if argv[0] == "continue" else "rollback")
+    for request in answered:
+        print(f"{argv[0]}: {request.read_text(encoding='utf-8').splitlines()[0]}")
+    if not answered:
+        print(f"no open decision under {run_dir / 'decisions'}")
+    return 0 if answered else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from procedures.decisions import DecisionEngine, OperatorDesk
+from procedures.decisions import DecisionEngine, OperatorDesk, answer
 from procedures.errors import FailureClass, VerificationFailed
 from procedures.plan import DecisionPolicy
 
@@ -94,12 +94,10 @@ def test_log_errors_are_handed_to_the_operator(tmp_path: Path) -> None:
     decide = engine(tmp_path, FAST.model_copy(update={"log_errors": FAST.log_errors.model_copy(
         update={"decide_within_minutes": 0.5})}))
 
-    def operator() -> None:
-        while not list((tmp_path / "decisions").glob("*.request")):
+    def operator() -> None:  # what `./maint decide continue` does
+        while not (answered := answer(tmp_path / "decisions", "continue")):
             time.sleep(0.05)
-        request = next((tmp_path / "decisions").glob("*.request"))
-        assert "error lines" in request.read_text()
-        request.with_suffix(".answer").write_text("continue\n")
+        assert "error lines" in answered[0].read_text()
 
     helper = threading.Thread(target=operator)
     helper.start()

@@ -87,6 +87,15 @@ def test_the_planned_maintenance_runs_end_to_end(wlab: Lab, tmp_path: Path) -> N
     assert served_version(wlab) == "1.27.1.2"
 
 
+def test_the_checklists_also_run_on_their_own(wlab: Lab, tmp_path: Path) -> None:
+    """After the maintenance: the before and after checklists hold; the during one does not (no silence now)."""
+    for checklist in ("pre_maintenance", "post_maintenance"):
+        run = run_features(wlab, tmp_path, f"features/checklists/{checklist}.feature")
+        assert run.rc == 0, run.output
+    run = run_features(wlab, tmp_path, "features/checklists/during_maintenance.feature")
+    assert run.rc == 1 and "no active silence created by maintenance lab-maintenance" in run.output
+
+
 def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: Path) -> None:
     before, version = target_state(wlab), served_version(wlab)
     mails_before = len(Mailbox(wlab.root).mails())
