@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from procedures import record
+from procedures.notices import japanese_window
 
 if TYPE_CHECKING:
     from procedures.workflow import Workflow
@@ -23,10 +24,9 @@ def render(w: Workflow, record_link: str) -> str:
     lines = [
         f"# 作業報告書: {plan.id}", "",
         "| 項目 | 内容 |", "|---|---|",
-        f"| 作業責任者 | {plan.owner.name} ({plan.owner.contact}) |",
+        f"| 作業責任者 | {f'{plan.owner.name} ({plan.owner.contact})' if plan.owner else '—'} |",
         f"| 実施者 | {getpass.getuser()}@{platform.node()} |",
-        f"| 予定時間帯 | {plan.window.starts:%Y-%m-%d %H:%M} – {plan.window.ends:%Y-%m-%d %H:%M} "
-        f"({plan.window.timezone}) |",
+        f"| 予定時間帯 | {japanese_window(plan.window) if plan.window else '—'} |",
         f"| 実施時間 | {w.started_at:%Y-%m-%d %H:%M:%S %Z} – {now:%H:%M:%S} |",
         f"| 結果 | {OUTCOME[w.outcome]} |",
         f"| 記録 (Allure) | {record_link} |",

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from procedures.decisions import DecisionEngine
     from procedures.host import Host
     from procedures.maintenance import Maintenance
-    from procedures.plan import Changes
+    from procedures.plan import Changes, Plan
 
 Outcome = Literal["running", "completed", "rolled_back", "rollback_failed"]
 RunScenario = Callable[[str, str], None]  # (scenario id, title)
@@ -110,16 +110,15 @@ class Workflow:
         self.notifier = self.m.notifier()
 
     @property
-    def plan(self) -> Any:
+    def plan(self) -> Plan:
         return self.m.plan
 
     # -- 1. 計画 (plan) -----------------------------------------------------------------
     def check_plan(self) -> None:
-        gaps = self.plan.workflow_gaps()
-        if gaps:
+        gaps, window, now = self.plan.workflow_gaps(), self.plan.window, datetime.now().astimezone()
+        if gaps or window is None:
             raise ConfigError(f"{self.m.plan_path}: the planned-maintenance workflow needs "
                               + ", ".join(f"'{g}'" for g in gaps) + " in the plan")
-        window, now = self.plan.window, datetime.now().astimezone()
         if not window.starts <= now <= window.ends:
             raise PreconditionFailed(f"now ({now:%Y-%m-%d %H:%M %Z}) is outside the maintenance window "
                                      f"{window.starts:%Y-%m-%d %H:%M} – {window.ends:%H:%M} {window.timezone}")
