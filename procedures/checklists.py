@@ -20,7 +20,7 @@ from procedures.notices import Kind
 from procedures.recovery import LogWatch, check_services, require_healthy
 from procedures.silences import ours
 from procedures.work_report import NAME as WORK_REPORT
-from procedures.workflow import JOURNAL, LOG_MARKS, Workflow, backup_target, procedures_for
+from procedures.workflow import LOG_MARKS, Workflow, backup_target, procedures_for
 
 if TYPE_CHECKING:
     from procedures.host import Host
@@ -133,20 +133,15 @@ def work_log_recorded(results_dir: str | None) -> None:
 
 
 def each_step_verified(m: Maintenance) -> None:
-    """Every procedure this maintenance started was verified (or rolled back), per its journal."""
-    events = _journal(m)
-    if not events:
-        raise VerificationFailed(f"no procedure of maintenance {m.plan.id} has run yet")
-    last = {e["procedure"]: e["event"] for e in events}
-    unverified = [p for p, event in last.items() if event not in {"verified", "rolled back"}]
+    """Every procedure this run finished passed all its steps, verifications included (per the journal)."""
+    entries = [e for e in m.journal().entries() if e["run"] == str(m.run_dir)]
+    closed = {e["scenario"]: e["event"] for e in entries if "event" in e and not e["scenario"].endswith("checklist")}
+    if not closed:
+        raise VerificationFailed(f"no procedure of maintenance {m.plan.id} has finished in this run yet")
+    unverified = {name: event for name, event in closed.items() if event != "passed"}
     if unverified:
-        raise VerificationFailed(f"not verified: {', '.join(unverified)}")
-    record.data("procedures and their last event", last)
-
-
-def _journal(m: Maintenance) -> list[dict[str, str]]:
-    path = m.records_dir / JOURNAL
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        raise VerificationFailed(f"not verified: {unverified}")
+    record.data("procedures of this run and how they ended", closed)
 
 
 # -- 事後チェックリスト (after) ----------------------------------------------------------------

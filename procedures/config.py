@@ -71,6 +71,7 @@ class HostSpec(Strict):
     password_env: EnvName | None = None
     connect_timeout: Seconds = 10
     command_timeout: Seconds = 120
+    lock_dir: AbsolutePath | None = None  # where the maintenance lock lives (default: F:\flatnet, /var/lib/flatnet)
     # WinRM only
     scheme: Literal["https", "http"] = "https"
     auth: Literal["ntlm", "kerberos", "basic", "certificate"] = "ntlm"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procedures.config import Inventory, load_inventory
+from procedures.config import MANUAL_ROOT, Inventory, load_inventory
 from procedures.decisions import DecisionEngine, OperatorDesk
 from procedures.drivers.cni import CniPlugin
 from procedures.drivers.gateway import Gateway, gateway_for
@@ -15,12 +15,20 @@ from procedures.drivers.monitoring import MonitoringStack
 from procedures.drivers.nebula import NebulaNode, node_for
 from procedures.errors import ConfigError
 from procedures.host import Host
+from procedures.journal import NAME as JOURNAL_NAME
+from procedures.journal import Journal
+from procedures.lock import LockInfo, MaintenanceLock
 from procedures.notices import Notifier
 from procedures.plan import Plan, load_plan
 from procedures.silences import MaintenanceSilence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR_ENV = "FLATNET_RUN_DIR"
+
+
+def records_dir_of(plan: Plan) -> Path:
+    """A maintenance's own folder, across runs: notices and their ledger, the journal, the work report."""
+    return Path(plan.records_dir) if plan.records_dir else PROJECT_ROOT / "reports" / "maintenance" / plan.id
 
 
 @dataclass
@@ -66,15 +74,26 @@ class Maintenance:
 
     @property
     def records_dir(self) -> Path:
-        """This maintenance's own folder, across runs: notices sent, their ledger, log marks, the work report."""
-        folder = self.plan.records_dir
-        return Path(folder) if folder else PROJECT_ROOT / "reports" / "maintenance" / self.plan.id
+        return records_dir_of(self.plan)
 
     def notifier(self) -> Notifier:
         return Notifier(self.plan, self.records_dir)
 
     def decisions(self) -> DecisionEngine:
         return DecisionEngine(self.plan.policy, OperatorDesk(self.run_dir / "decisions"))
+
+    def journal(self) -> Journal:
+        return Journal(self.records_dir / JOURNAL_NAME, str(self.run_dir))
+
+    def locks(self, run_pid: int) -> list[MaintenanceLock]:
+        """One lock per host the inventory's components live on."""
+        info = LockInfo.mine(self.plan.id, str(self.run_dir), run_pid)
+        names = sorted({c.host for _, c in self.inventory.components if c is not None})
+        return [MaintenanceLock(self.host(name), self._lock_dir(name), info) for name in names]
+
+    def _lock_dir(self, name: str) -> str:
+        spec = self.inventory.hosts[name]
+        return spec.lock_dir or (MANUAL_ROOT if spec.transport == "winrm" else "/var/lib/flatnet")
 
     def silence(self) -> MaintenanceSilence | None:
         if self.plan.silence is None or self.inventory.components.monitoring is None:

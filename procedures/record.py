@@ -23,13 +23,19 @@ log = logging.getLogger("flatnet.record")
 
 
 def text(name: str, body: str) -> None:
-    allure.attach(redact(body), name=redact(name), attachment_type=allure.attachment_type.TEXT)
+    _attach(name, body, allure.attachment_type.TEXT)
 
 
 def data(name: str, value: Any) -> None:
     """Attach a JSON-serialisable value (versions, manifests, responses)."""
-    body = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    allure.attach(redact(body), name=redact(name), attachment_type=allure.attachment_type.JSON)
+    _attach(name, json.dumps(value, indent=2, ensure_ascii=False, default=str), allure.attachment_type.JSON)
+
+
+def _attach(name: str, body: str, kind: Any) -> None:
+    try:
+        allure.attach(redact(body), name=redact(name), attachment_type=kind)
+    except KeyError:  # outside any test (the end of the session): there is no step to attach to
+        log.info("%s: %s", redact(name), redact(body)[:2000])
 
 
 def command(result: CommandResult, purpose: str = "") -> None:

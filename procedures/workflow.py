@@ -33,7 +33,6 @@ RunScenario = Callable[[str, str], None]  # (scenario id, title)
 RollbacksOf = Callable[[str], list[str]]  # procedure id → its linked rollback ids
 WORKFLOW_SCENARIO = "planned-maintenance"  # the workflow scenario's @id
 LOG_MARKS = "log-marks.json"
-JOURNAL = "journal.jsonl"
 
 
 def procedures_for(changes: Changes) -> list[tuple[str, str]]:
@@ -169,18 +168,8 @@ class Workflow:
     def run_procedures(self, run_scenario: RunScenario) -> None:
         for component, procedure in procedures_for(self.plan.changes):
             self.started.append((component, procedure))  # before it runs: a half-done procedure is rolled back too
-            self.journal("started", procedure)
             run_scenario(procedure, f"PROCEDURE {procedure} ({component})")
             self.finished.append(procedure)
-            self.journal("verified", procedure)
-
-    def journal(self, event: str, procedure: str) -> None:
-        """One line per event in the maintenance's records, so a later run (or a checklist) can see progress."""
-        self.m.records_dir.mkdir(parents=True, exist_ok=True)
-        line = {"at": datetime.now().astimezone().isoformat(timespec="seconds"), "run": str(self.m.run_dir),
-                "event": event, "procedure": procedure}
-        with (self.m.records_dir / JOURNAL).open("a", encoding="utf-8") as journal:
-            journal.write(json.dumps(line) + "\n")
 
     # -- 5. 復旧確認 (recovery confirmation) ------------------------------------------------
     def confirm_recovery(self) -> None:
@@ -251,10 +240,8 @@ class Workflow:
                 try:
                     run_scenario(rollback, f"ROLLBACK {rollback} ({component})")
                     self.rolled_back.append(rollback)
-                    self.journal("rolled back", procedure)
                 except ProcedureError as exc:
                     failures.append(f"{rollback}: {exc}")
-                    self.journal("rollback failed", procedure)
         if not self.started:
             record.text("rollback", "no procedure had started: nothing to roll back")
         if failures:

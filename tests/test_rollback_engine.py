@@ -171,3 +171,12 @@ def test_xfail_tags_are_refused(toy, tmp_path) -> None:
     result = run(toy, tmp_path)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*@xfail would hide a failed procedure*"])
+
+
+def test_a_misspelled_step_fails_collection_with_the_closest_steps(toy, tmp_path) -> None:
+    toy.makefile(".feature", toy=FEATURE.replace("When the toy is changed", "When the toy is chnaged"))
+    result = run(toy, tmp_path)
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error: not one step ran
+    result.stdout.fnmatch_lines(["*toy.feature:5: no step definition matches When 'the toy is chnaged'",
+                                 "*closest known steps:", "*when 'the toy is changed'"])
+    assert journal(tmp_path) == []

@@ -105,12 +105,20 @@ def strike(fail: dict[str, Reply], script: str) -> Reply | None:
 
 
 def manifest_io(files: dict[str, str], s: str) -> Reply | None:
-    """Writing, reading and finding backup manifests, the same for every simulated component."""
+    """Writing, reading and finding backup manifests and the maintenance lock, the same for every component."""
+    if m := re.search(r"\[IO.File\]::Open\('([^']+)', 'CreateNew'.*GetBytes\('((?:[^']|'')*)'\)", s, re.S):
+        if m.group(1) in files:
+            return Reply(stdout="held\n")
+        files[m.group(1)] = m.group(2).replace("''", "'")
+        return Reply(stdout="taken\n")
+    if m := re.search(r"Remove-Item -LiteralPath '([^']+\.lock)'", s):
+        files.pop(m.group(1), None)
+        return Reply()
     if m := re.search(r"WriteAllBytes\('([^']+)', \[Convert\]::FromBase64String\('([^']+)'\)", s):
         files[m.group(1)] = base64.b64decode(m.group(2)).decode()
         return Reply()
     if m := re.search(r"ReadAllText\('([^']+)'\)", s):
-        return Reply(stdout=files[m.group(1)])
+        return Reply(stdout=files.get(m.group(1), ""))
     if m := re.search(r"Get-ChildItem -Path '([^']+)\\\w+-\*\\manifest.json'", s):
         found = sorted(p for p in files if p.startswith(m.group(1)) and p.endswith("manifest.json"))
         return Reply(stdout=(found[-1] + "\n") if found else "")

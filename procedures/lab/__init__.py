@@ -239,7 +239,7 @@ class Lab:
         state = self.state
         inventory: dict[str, Any] = {
             "name": "flatnet-lab",
-            "hosts": {"lab": {"transport": "local"}},
+            "hosts": {"lab": {"transport": "local", "lock_dir": str(self.flatnet)}},
             "components": {"gateway": {
                 "host": "lab",
                 "root": str(self.flatnet),

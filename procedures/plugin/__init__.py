@@ -13,7 +13,7 @@ import pytest
 
 from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
-from procedures.plugin import collect, embed, reporting, rollback, target
+from procedures.plugin import collect, embed, reporting, rollback, safety, target
 from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
@@ -24,6 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("flatnet").addoption(
         "--run-rollback", metavar="ID", default=None,
         help="emergency rollback: run only the rollback scenario tagged @id:<ID>")
+    safety.add_options(parser)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -37,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     reporting.default_results_dir(config)
     reporting.install_log_redaction()
     target.validate_given(config)
+    safety.configure(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -56,7 +58,10 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[...
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rollback.select(items, config, config.getoption("run_rollback"))
+    wanted = config.getoption("run_rollback")
+    if config.getoption("recover"):
+        wanted = safety.recover_ids(config, target.lab_plan_path())
+    rollback.select(items, config, [wanted] if isinstance(wanted, str) else wanted)
     target.check_workflow_plan(config, items)
     target.note_lab_parts(config, items)
 
@@ -76,15 +81,26 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: A
 @pytest.hookimpl(wrapper=True)
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> Generator[None]:
     error = rollback.after_scenario(request, feature, scenario)
+    safety.close_scenario(request, feature, scenario, rollback.journal_event(request, error))
     yield
     if error is not None:
         raise error
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_bdd_before_step_call(request: pytest.FixtureRequest, step: Any, step_func_args: dict[str, Any],
-                                **_: Any) -> None:
+def pytest_bdd_before_step_call(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                                step_func_args: dict[str, Any], **_: Any) -> None:
     reporting.clean_step_parameters(request.config, step, step_func_args)
+    safety.journal_step(request, feature, scenario, step, "begin")
+
+
+def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, **_: Any) -> None:
+    safety.journal_step(request, feature, scenario, step, "end")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    return (yield from safety.guarded_call(item))
 
 
 class RunObserver:
@@ -93,17 +109,29 @@ class RunObserver:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.environment: dict[str, str] = {}
+        self.locks: list[str] = []
+        self.interrupted: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         rollback.collect_report(report, self.config)
         for name, value in report.user_properties:
             if name.startswith("env:"):
                 self.environment[name.removeprefix("env:")] = str(value)
+            elif name == safety.LOCK_PROPERTY:
+                self.locks.append(str(value))
+            elif name == safety.INTERRUPTED_PROPERTY:
+                self.interrupted = str(value)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         reporting.write_environment(self.config, self.environment)
-        if rollback.failed_rollbacks(self.config):
+        if hasattr(self.config, "workerinput"):
+            return
+        failed = bool(rollback.failed_rollbacks(self.config))
+        safety.release_locks(self.config, self.locks, failed)
+        if failed:
             session.exitstatus = rollback.EXIT_ROLLBACK_FAILED
+        elif self.interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         failed = rollback.failed_rollbacks(self.config)
@@ -112,6 +140,9 @@ class RunObserver:
             for nodeid, message in failed:
                 terminalreporter.line(f"{nodeid}: {message}", red=True, bold=True)
             terminalreporter.line("The target is in an unknown state: a human must take over now.", red=True)
+        if self.interrupted:
+            terminalreporter.section("INTERRUPTED", sep="!", yellow=True, bold=True)
+            terminalreporter.line(self.interrupted, yellow=True, bold=True)
         results = self.config.option.allure_report_dir
         if results and not hasattr(self.config, "workerinput"):
             terminalreporter.line(f"maintenance record (Allure results): {results}")
@@ -121,6 +152,9 @@ class RunObserver:
 def maintenance(request: pytest.FixtureRequest) -> Maintenance:
     """The validated inventory and plan of this run (the lab's when none was given)."""
     m = target.maintenance(request.config)
+    if not target.locked(request.config):
+        safety.take_locks(request.config, m, request.node)
+    request.node.stash[embed.JOURNAL] = m.journal()
     for key, value in (("target", m.inventory.name), ("inventory", str(m.inventory_path)),
                        ("plan", f"{m.plan.id} ({m.plan_path})")):
         request.node.user_properties.append((f"env:{key}", value))

@@ -3,15 +3,24 @@
 pytest-bdd only generates tests from ``scenarios()`` called in a Python
 module, so each feature file becomes a synthetic module that makes exactly
 that call. Step definitions come from the root conftest's ``pytest_plugins``.
+
+A step that no definition matches fails the collection of its file, with the
+closest known steps: pytest-bdd alone would only notice when the step runs,
+which for a maintenance means half-way through it.
 """
 
 from __future__ import annotations
 
+import difflib
 import types
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.compat import get_fixture_names, getfixturedefs
+from pytest_bdd.scenario import find_fixturedefs_for_step, scenario_wrapper_template_registry
+from pytest_bdd.steps import step_function_context_registry
 
 
 class FeatureFile(pytest.Module):
@@ -23,6 +32,42 @@ class FeatureFile(pytest.Module):
         code = f"from pytest_bdd import scenarios\nscenarios({str(self.path)!r})\n"
         exec(compile(code, str(self.path), "exec"), module.__dict__)
         return module
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        collected = list(super().collect())
+        problems = unknown_steps([i for i in collected if isinstance(i, pytest.Function)])
+        if problems:
+            raise self.CollectError("\n\n".join(problems))
+        return collected
+
+
+def unknown_steps(items: Iterable[pytest.Function]) -> list[str]:
+    problems: list[str] = []
+    for item in items:
+        template = scenario_wrapper_template_registry.get(item.obj)
+        if template is None:
+            continue
+        manager = item.session._fixturemanager
+        for step in template.render({}).steps:
+            if next(iter(find_fixturedefs_for_step(step, manager, item)), None) is not None:
+                continue
+            known = known_steps(item, step.type)
+            close = difflib.get_close_matches(step.name, known, n=3, cutoff=0.5)
+            hint = "".join(f"\n    {step.type} {c!r}" for c in close) if close else " none is close"
+            problems.append(f"{template.feature.filename}:{step.line_number}: no step definition matches "
+                            f"{step.keyword} {step.name!r}\n  closest known steps:{hint}")
+    return sorted(set(problems))
+
+
+def known_steps(item: pytest.Function, step_type: str) -> list[str]:
+    """The texts of every step definition of ``step_type`` visible to ``item``."""
+    manager, names = item.session._fixturemanager, []
+    for name in get_fixture_names(manager):
+        for fixturedef in getfixturedefs(manager, name, item) or []:
+            context = step_function_context_registry.get(fixturedef.func)
+            if context is not None and context.type in (None, step_type):
+                names.append(context.parser.name)
+    return sorted(set(names))
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

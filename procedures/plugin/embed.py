@@ -20,12 +20,15 @@ from pytest_bdd.scenario import get_step_function, parse_step_arguments
 from pytest_bdd.utils import get_required_args
 
 from procedures.errors import ProcedureError
+from procedures.journal import Journal
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 
 ID_PREFIX = "id:"
 LINK_PREFIX = "rollback:"
+PROCEDURE_TAG = "rollback-procedure"
+JOURNAL = pytest.StashKey[Journal]()  # set once the test has its maintenance
 
 
 class StepFailed(ProcedureError):
@@ -59,8 +62,14 @@ def find(wanted: str, features_dir: str, *, first: Feature | None = None) -> tup
 
 
 def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) -> None:
-    """Run every step in order; the first failure stops the rest (shown as not run) and raises StepFailed."""
+    """Run every step in order; the first failure stops the rest (shown as not run) and raises StepFailed.
+
+    Each step is journaled like a top-level one, under the scenario's id.
+    """
     scenario = template.render({})
+    tags = scenario_tags(template.feature, template)
+    name, undo = scenario_id(tags) or template.name, linked_rollbacks(tags)
+    journal = request.node.stash.get(JOURNAL, None)
     error: StepFailed | None = None
     with contextlib.suppress(Exception, Failed), allure.step(title):
         for step in (s for s in scenario.steps if s.background is None):
@@ -68,13 +77,22 @@ def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) 
                 with allure.step(f"{step.keyword} {step.name} (not run)"):
                     pass
                 continue
+            text = f"{step.keyword} {step.name}"
             try:
-                with allure.step(f"{step.keyword} {step.name}"):
+                with allure.step(text):
+                    if journal:
+                        journal.step(name, text, "begin", undo)
                     call_step(request, step)
+                    if journal:
+                        journal.step(name, text, "end", undo)
             except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the scenario
                 error = StepFailed(scenario.name, step, exc)
         if error is not None:
             raise error  # marks the enclosing record step as failed; suppressed right here
+    if journal and error is None:
+        journal.close(name, "passed")
+        if PROCEDURE_TAG in tags:
+            journal.close_undone_by(name, "rolled back")
     if error is not None:
         raise error from error.cause
 

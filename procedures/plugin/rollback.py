@@ -24,13 +24,13 @@ from _pytest.outcomes import Failed
 
 from procedures import incident, notices
 from procedures.errors import ProcedureError, RollbackFailed
-from procedures.plugin import embed
+from procedures.plugin import embed, safety
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 
 EXIT_ROLLBACK_FAILED = 12
-PROCEDURE_TAG = "rollback-procedure"
+PROCEDURE_TAG = embed.PROCEDURE_TAG
 
 FAILURE = pytest.StashKey[tuple["Step", BaseException]]()
 ROLLBACK_ERROR = pytest.StashKey[RollbackFailed]()
@@ -60,7 +60,8 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
             continue
         done.add(link)
         try:
-            run_rollback(request, find_rollback(feature, link, features_dir), step, exception)
+            with safety.rolling_back():
+                run_rollback(request, find_rollback(feature, link, features_dir), step, exception)
         except RollbackFailed as exc:
             request.node.stash[ROLLBACK_ERROR] = exc
             _mark_failed(request, str(exc))
@@ -91,6 +92,13 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
     rolled_back: BaseException = Failed(f"procedure failed at {step.keyword} {step.name}: {type(exc).__name__}: {exc}\n"
                   f"rolled back ({done}): every rollback step passed", pytrace=False)
     return rolled_back
+
+
+def journal_event(request: pytest.FixtureRequest, error: BaseException | None) -> str:
+    """How the journal closes the scenario: only a failed rollback leaves it open (for --recover)."""
+    if ROLLBACK_ERROR in request.node.stash:
+        return "rollback failed"
+    return "passed" if FAILURE not in request.node.stash else "rolled back" if error is not None else "failed"
 
 
 def find_rollback(feature: Feature, link: str, features_dir: str) -> ScenarioTemplate:
@@ -159,18 +167,21 @@ def _mark_failed(request: pytest.FixtureRequest, message: str) -> None:
     allure.dynamic.tag("ROLLBACK-FAILED")  # type: ignore[no-untyped-call]
 
 
-def select(items: list[pytest.Item], config: pytest.Config, wanted: str | None) -> None:
-    """Drop rollback scenarios from the run, or keep only the one asked for by name."""
+def select(items: list[pytest.Item], config: pytest.Config, wanted: list[str] | None) -> None:
+    """Drop rollback scenarios from the run, or keep only those asked for by id, in that order."""
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         is_rb = item.get_closest_marker(PROCEDURE_TAG) is not None
         ids = {m.args[0] for m in item.iter_markers("id") if m.args}
-        selected = (is_rb and wanted in ids) if wanted else not is_rb
+        selected = (is_rb and bool(ids & set(wanted))) if wanted else not is_rb
         (keep if selected else drop).append(item)
+    if wanted:
+        keep.sort(key=lambda item: min(wanted.index(m.args[0]) for m in item.iter_markers("id")
+                                       if m.args and m.args[0] in wanted))
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = keep
 
 
 def collect_report(report: pytest.TestReport, config: pytest.Config) -> None:

@@ -20,6 +20,7 @@ INVENTORY_ENV = "FLATNET_INVENTORY"
 PLAN_ENV = "FLATNET_PLAN"
 MAINTENANCE = pytest.StashKey[Maintenance]()
 LAB_PARTS = pytest.StashKey[tuple[str, ...]]()
+LOCKED = pytest.StashKey[bool]()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -63,6 +64,17 @@ def note_lab_parts(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The lab starts only the parts the selected procedures touch (``@component:<part>``)."""
     parts = {m.args[0] for item in items for m in item.iter_markers("component") if m.args}
     config.stash[LAB_PARTS] = tuple(sorted(parts & set(PARTS))) or ("gateway",)
+
+
+def lab_plan_path() -> Path:
+    return Lab.default().plan_path
+
+
+def locked(config: pytest.Config) -> bool:
+    """True from the second call on: the locks are taken once per process."""
+    done = LOCKED in config.stash
+    config.stash[LOCKED] = True
+    return done
 
 
 def maintenance(config: pytest.Config) -> Maintenance:

@@ -1,0 +1,172 @@
+"""Safe to interrupt, safe to run twice: the maintenance lock, the journal, ``--recover``, and signals.
+
+- Each run takes a lock on every target host (``procedures/lock.py``) when it
+  first needs the targets, and the controller releases it at the end, also
+  after a failure that was rolled back. After a failed rollback the lock stays:
+  the next run refuses until the target was recovered.
+- Every step of a procedure is journaled before and after it runs
+  (``procedures/journal.py``), nested procedures too.
+- ``--recover`` runs the rollbacks of every unfinished procedure in the journal,
+  newest first, then closes them as recovered.
+- SIGINT and SIGTERM during a procedure fail the running step, so its rollback
+  runs like after any failure; a signal during a rollback never interrupts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Generator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from procedures.errors import ProcedureError
+from procedures.journal import NAME as JOURNAL_NAME
+from procedures.journal import Journal
+from procedures.lock import LockHeld
+from procedures.maintenance import Maintenance, records_dir_of
+from procedures.plan import load_plan
+from procedures.plugin import embed
+
+if TYPE_CHECKING:
+    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+
+EXIT_LOCKED = 13
+RUN_PID_ENV = "FLATNET_RUN_PID"
+LOCK_PROPERTY = "flatnet-lock"
+INTERRUPTED_PROPERTY = "flatnet-interrupted"
+INTERRUPTED = pytest.StashKey[str]()
+_rolling_back: list[bool] = []
+
+
+class MaintenanceInterrupted(ProcedureError):
+    """The operator (SIGINT) or the system (SIGTERM) stopped the run; the rollback runs now."""
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flatnet")
+    group.addoption("--force-unlock", action="store_true", default=False,
+                    help="remove the maintenance lock left on the targets (recorded) before taking it")
+    group.addoption("--recover", action="store_true", default=False,
+                    help="bring the targets back from an unfinished maintenance: run the rollbacks its journal names")
+
+
+def configure(config: pytest.Config) -> None:
+    os.environ.setdefault(RUN_PID_ENV, str(os.getpid()))  # xdist workers inherit the controller's pid
+
+
+# -- the lock ---------------------------------------------------------------------------------
+def take_locks(config: pytest.Config, m: Maintenance, node: pytest.Item) -> None:
+    """Once per process, when the targets are first needed; exits with EXIT_LOCKED when held."""
+    for lock in m.locks(int(os.environ[RUN_PID_ENV])):
+        if config.getoption("force_unlock"):
+            removed = lock.force_unlock()
+            if removed:
+                _say(config, f"--force-unlock removed the lock on {lock.host.name}: {removed.describe()}")
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            if not (exc.stale and config.getoption("recover")):
+                pytest.exit(str(exc), returncode=EXIT_LOCKED)
+            _say(config, f"recovering: taking over the lock of {exc.holder.describe()}")
+            lock.force_unlock()
+            lock.acquire()
+    node.user_properties.append((LOCK_PROPERTY, json.dumps({"inventory": str(m.inventory_path),
+                                                           "plan": str(m.plan_path)})))
+
+
+def release_locks(config: pytest.Config, reports: list[str], rollback_failed: bool) -> None:
+    """At the end of the run (the controller): release what this run took, unless a rollback failed."""
+    if not reports:
+        return
+    if rollback_failed:
+        _say(config, "the maintenance lock stays on the targets: a rollback failed (recover, then --force-unlock)")
+        return
+    paths = json.loads(reports[0])
+    m = Maintenance.load(Path(paths["inventory"]), Path(paths["plan"]))
+    try:
+        for lock in m.locks(int(os.environ[RUN_PID_ENV])):
+            lock.held = True
+            lock.release()
+    except ProcedureError as exc:
+        _say(config, f"could not release the maintenance lock: {exc}")
+    finally:
+        m.close()
+
+
+def _say(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(text, yellow=True, bold=True)
+
+
+# -- the journal -------------------------------------------------------------------------------
+def identity(feature: Feature, scenario: Scenario | ScenarioTemplate) -> tuple[str, list[str]]:
+    tags = embed.scenario_tags(feature, scenario)
+    return embed.scenario_id(tags) or scenario.name, embed.linked_rollbacks(tags)
+
+
+def journal_step(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario, step: Step,
+                 phase: str) -> None:
+    journal = request.node.stash.get(embed.JOURNAL, None)
+    if journal is not None:
+        name, undo = identity(feature, scenario)
+        journal.step(name, f"{step.keyword} {step.name}", phase, undo)
+
+
+def close_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario, event: str) -> None:
+    journal = request.node.stash.get(embed.JOURNAL, None)
+    if journal is None:
+        return
+    name, _ = identity(feature, scenario)
+    journal.close(name, event)
+    if embed.PROCEDURE_TAG in embed.scenario_tags(feature, scenario) and event == "passed":
+        journal.close_undone_by(name, "recovered" if request.config.getoption("recover") else "rolled back")
+
+
+def recover_ids(config: pytest.Config, lab_plan: Path) -> list[str]:
+    """The rollbacks ``--recover`` runs, newest procedure first; refuses when nothing is unfinished."""
+    plan_path = Path(config.getoption("plan") or lab_plan)
+    journal = Journal(records_dir_of(load_plan(plan_path)) / JOURNAL_NAME, "")
+    unfinished = journal.unfinished()
+    ids = list(dict.fromkeys(undo for _, links in unfinished for undo in links))
+    if not ids:
+        raise pytest.UsageError(f"--recover: no unfinished procedure in {journal.path}: nothing to recover")
+    return ids
+
+
+# -- signals ------------------------------------------------------------------------------------
+def guarded_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Around a test: SIGINT/SIGTERM raise MaintenanceInterrupted in the running step."""
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if _rolling_back:
+            _say(item.config, f"{name} received during the rollback: the rollback goes on")
+            return
+        item.stash[INTERRUPTED] = name
+        raise MaintenanceInterrupted(f"{name} received: stopping the procedure and rolling back")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return (yield)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if INTERRUPTED in item.stash:
+            message = f"interrupted by {item.stash[INTERRUPTED]}: the procedure stopped and its rollback ran"
+            item.session.shouldstop = message
+            item.user_properties.append((INTERRUPTED_PROPERTY, message))
+
+
+class rolling_back:
+    """While a rollback runs, signals are noted and ignored."""
+
+    def __enter__(self) -> None:
+        _rolling_back.append(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _rolling_back.pop()
