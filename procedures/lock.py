@@ -51,6 +51,10 @@ class LockInfo:
         return cls(f"{getpass.getuser()}@{socket.gethostname()}", socket.gethostname(), pid, maintenance, run,
                    datetime.now().astimezone().isoformat(timespec="seconds"))
 
+    def same_run(self, other: LockInfo) -> bool:
+        """One run is one controller process (xdist workers carry their controller's pid)."""
+        return (self.controller, self.pid, self.run) == (other.controller, other.pid, other.run)
+
     def owner_alive(self) -> bool | None:
         """Whether the holding process still runs; None when it ran on another controller."""
         if self.controller != socket.gethostname():
@@ -87,7 +91,7 @@ class MaintenanceLock:
                 self.acquire(attempts - 1)
                 return
             raise ProcedureError(f"{self.host.name}: cannot create the maintenance lock {self.path}")
-        if holder.run == self.info.run:
+        if holder.same_run(self.info):
             self.held = True
             return
         alive = holder.owner_alive()
@@ -112,7 +116,7 @@ class MaintenanceLock:
         if not self.held:
             return
         holder = self.holder()
-        if holder is not None and holder.run == self.info.run:
+        if holder is not None and holder.same_run(self.info):
             self.host.files.remove(self.path)
             record.text(f"maintenance lock released on {self.host.name}", self.path)
         self.held = False

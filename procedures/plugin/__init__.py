@@ -98,6 +98,16 @@ def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario
     safety.journal_step(request, feature, scenario, step, "end")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first procedure runs: the targets are locked, or the run stops here."""
+    config = session.config
+    asked = [Path(arg.split("::")[0]).resolve() for arg in config.args]  # the xdist controller collects nothing
+    procedures = [str(p) for p in (*asked, *(item.path for item in session.items))]
+    if not config.option.collectonly and any(p.startswith(FEATURES_DIR) for p in procedures):
+        safety.take_locks(config, target.maintenance(config))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return (yield from safety.guarded_call(item))
@@ -109,7 +119,6 @@ class RunObserver:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.environment: dict[str, str] = {}
-        self.locks: list[str] = []
         self.interrupted: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -117,8 +126,6 @@ class RunObserver:
         for name, value in report.user_properties:
             if name.startswith("env:"):
                 self.environment[name.removeprefix("env:")] = str(value)
-            elif name == safety.LOCK_PROPERTY:
-                self.locks.append(str(value))
             elif name == safety.INTERRUPTED_PROPERTY:
                 self.interrupted = str(value)
 
@@ -127,7 +134,7 @@ class RunObserver:
         if hasattr(self.config, "workerinput"):
             return
         failed = bool(rollback.failed_rollbacks(self.config))
-        safety.release_locks(self.config, self.locks, failed)
+        safety.release_locks(self.config, failed)
         if failed:
             session.exitstatus = rollback.EXIT_ROLLBACK_FAILED
         elif self.interrupted:
@@ -152,9 +159,8 @@ class RunObserver:
 def maintenance(request: pytest.FixtureRequest) -> Maintenance:
     """The validated inventory and plan of this run (the lab's when none was given)."""
     m = target.maintenance(request.config)
-    if not target.locked(request.config):
-        safety.take_locks(request.config, m, request.node)
     request.node.stash[embed.JOURNAL] = m.journal()
+    safety.record_lock_evidence(request.config)
     for key, value in (("target", m.inventory.name), ("inventory", str(m.inventory_path)),
                        ("plan", f"{m.plan.id} ({m.plan_path})")):
         request.node.user_properties.append((f"env:{key}", value))

@@ -18,12 +18,14 @@ import json
 import os
 import signal
 from collections.abc import Generator
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from procedures import record
 from procedures.errors import ProcedureError
 from procedures.journal import NAME as JOURNAL_NAME
 from procedures.journal import Journal
@@ -37,9 +39,10 @@ if TYPE_CHECKING:
 
 EXIT_LOCKED = 13
 RUN_PID_ENV = "FLATNET_RUN_PID"
-LOCK_PROPERTY = "flatnet-lock"
 INTERRUPTED_PROPERTY = "flatnet-interrupted"
 INTERRUPTED = pytest.StashKey[str]()
+LOCKS_TAKEN = pytest.StashKey[str]()
+LOCK_EVIDENCE = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 _rolling_back: list[bool] = []
 
 
@@ -60,33 +63,44 @@ def configure(config: pytest.Config) -> None:
 
 
 # -- the lock ---------------------------------------------------------------------------------
-def take_locks(config: pytest.Config, m: Maintenance, node: pytest.Item) -> None:
-    """Once per process, when the targets are first needed; exits with EXIT_LOCKED when held."""
+def take_locks(config: pytest.Config, m: Maintenance) -> None:
+    """Before the first procedure runs, in each process; exits with EXIT_LOCKED when held."""
+    evidence = config.stash.setdefault(LOCK_EVIDENCE, [])
     for lock in m.locks(int(os.environ[RUN_PID_ENV])):
         if config.getoption("force_unlock"):
             removed = lock.force_unlock()
             if removed:
                 _say(config, f"--force-unlock removed the lock on {lock.host.name}: {removed.describe()}")
+                evidence.append((f"FORCED UNLOCK on {lock.host.name}", {"path": lock.path, "removed": asdict(removed)}))
         try:
             lock.acquire()
         except LockHeld as exc:
             if not (exc.stale and config.getoption("recover")):
                 pytest.exit(str(exc), returncode=EXIT_LOCKED)
             _say(config, f"recovering: taking over the lock of {exc.holder.describe()}")
+            evidence.append((f"stale lock taken over to recover on {lock.host.name}", asdict(exc.holder)))
             lock.force_unlock()
             lock.acquire()
-    node.user_properties.append((LOCK_PROPERTY, json.dumps({"inventory": str(m.inventory_path),
-                                                           "plan": str(m.plan_path)})))
+        evidence.append((f"maintenance lock held on {lock.host.name}", {"path": lock.path, **asdict(lock.info)}))
+    config.stash[LOCKS_TAKEN] = json.dumps({"inventory": str(m.inventory_path), "plan": str(m.plan_path)})
 
 
-def release_locks(config: pytest.Config, reports: list[str], rollback_failed: bool) -> None:
+def record_lock_evidence(config: pytest.Config) -> None:
+    """The lock was taken before any test: its evidence goes into the first test's record."""
+    for name, data in config.stash.get(LOCK_EVIDENCE, []):
+        record.data(name, data)
+    config.stash[LOCK_EVIDENCE] = []
+
+
+def release_locks(config: pytest.Config, rollback_failed: bool) -> None:
     """At the end of the run (the controller): release what this run took, unless a rollback failed."""
-    if not reports:
+    taken = config.stash.get(LOCKS_TAKEN, None)
+    if taken is None:
         return
     if rollback_failed:
         _say(config, "the maintenance lock stays on the targets: a rollback failed (recover, then --force-unlock)")
         return
-    paths = json.loads(reports[0])
+    paths = json.loads(taken)
     m = Maintenance.load(Path(paths["inventory"]), Path(paths["plan"]))
     try:
         for lock in m.locks(int(os.environ[RUN_PID_ENV])):

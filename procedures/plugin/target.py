@@ -20,7 +20,6 @@ INVENTORY_ENV = "FLATNET_INVENTORY"
 PLAN_ENV = "FLATNET_PLAN"
 MAINTENANCE = pytest.StashKey[Maintenance]()
 LAB_PARTS = pytest.StashKey[tuple[str, ...]]()
-LOCKED = pytest.StashKey[bool]()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -68,13 +67,6 @@ def note_lab_parts(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 def lab_plan_path() -> Path:
     return Lab.default().plan_path
-
-
-def locked(config: pytest.Config) -> bool:
-    """True from the second call on: the locks are taken once per process."""
-    done = LOCKED in config.stash
-    config.stash[LOCKED] = True
-    return done
 
 
 def maintenance(config: pytest.Config) -> Maintenance:

@@ -1,0 +1,142 @@
+"""Safe to interrupt and safe to run twice, on a real lab gateway: the lock, kill -9 at every action
+followed by --recover, and SIGTERM/SIGINT in the middle of a procedure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from procedures.lab import Lab, gateway
+from procedures.lab.processes import alive, owned_pids
+from tests.conftest import PROJECT, run_features
+from tests.test_gateway_update import live_hashes, served_version
+
+FEATURE = "features/gateway_update.feature"
+EXIT_LOCKED = 13
+# Every step of the gateway update that changes something, each crashed before and after it runs.
+ACTIONS = ["the gateway configuration is backed up with a manifest",
+           "the new release is staged with the live site configuration",
+           "the staged configuration passes the config test",
+           "the old gateway is stopped",
+           "the new release is swapped into place",
+           "the gateway is started",
+           "the gateway serves the new version"]
+
+
+@pytest.fixture(scope="module")
+def slab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("slab") / "lab").up()
+    yield lab
+    lab.down()
+    assert owned_pids(lab.root) == []
+
+
+def lock_file(lab: Lab) -> Path:
+    return lab.flatnet / "flatnet-maintenance.lock"
+
+
+def journal(lab: Lab) -> list[dict]:
+    path = lab.root / "maintenance/journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
+    environment |= {"FLATNET_LAB_DIR": str(lab.root), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/bg",
+                             FEATURE, *args], cwd=PROJECT, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_second_run_refuses_while_the_first_holds_the_lock(slab: Lab, tmp_path: Path) -> None:
+    first = start_features(slab, tmp_path, "--lab-fault", "unhealthy")  # slow: waits out the fix window
+    try:
+        wait_for(lambda: lock_file(slab).exists())
+        holder = json.loads(lock_file(slab).read_text())
+        second = run_features(slab, tmp_path, FEATURE)
+        assert second.rc == EXIT_LOCKED, second.output
+        assert f"held by {holder['owner']} (pid {first.pid}) for maintenance lab-maintenance since" in second.output
+        assert "Wait for it to finish" in second.output
+    finally:
+        out, _ = first.communicate(timeout=120)
+    assert first.returncode == 1, out  # the first run went on: failed, rolled back
+    assert not lock_file(slab).exists(), "released at the end, also after a failure"
+
+
+def test_a_stale_lock_is_reported_and_force_unlock_removes_it_on_record(slab: Lab, tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock_file(slab).write_text(json.dumps({"owner": "ops@elsewhere", "controller": os.uname().nodename,
+                                           "pid": gone.pid, "maintenance": "mw-old", "run": "/runs/old",
+                                           "since": "2026-11-28T01:00:00+09:00"}))
+    refused = run_features(slab, tmp_path, FEATURE)
+    assert refused.rc == EXIT_LOCKED
+    assert "an unfinished maintenance left its lock" in refused.output and "that process is gone" in refused.output
+    assert "--recover" in refused.output and "ops@elsewhere" in refused.output
+
+    forced = run_features(slab, tmp_path, FEATURE, "--force-unlock")
+    assert forced.rc == 0, forced.output
+    assert "--force-unlock removed the lock on lab: ops@elsewhere" in forced.output
+    evidence = "\n".join(p.read_text() for p in forced.results.glob("*-attachment.*"))
+    assert '"maintenance": "mw-old"' in evidence  # the removed lock is in the record
+    assert not lock_file(slab).exists()
+    assert run_features(slab, tmp_path, "--run-rollback", "gateway-rollback", FEATURE).rc == 0  # back to before
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("action", ACTIONS)
+def test_kill_9_at_each_action_then_recover(slab: Lab, tmp_path: Path, action: str, when: str) -> None:
+    before, pid_before = live_hashes(slab), slab.gateway_pid()
+    assert served_version(slab) == gateway.CURRENT_VERSION
+    crashed = run_features(slab, tmp_path, FEATURE, env={"FLATNET_CRASH_AT": f"{when}:{action}"})
+    assert crashed.rc == -signal.SIGKILL, crashed.output
+    assert lock_file(slab).exists(), "the crashed run's lock stays behind"
+
+    refused = run_features(slab, tmp_path, FEATURE)
+    assert refused.rc == EXIT_LOCKED and "--recover" in refused.output, refused.output
+
+    recovered = run_features(slab, tmp_path, FEATURE, "--recover")
+    assert recovered.rc == 0, recovered.output
+    assert served_version(slab) == gateway.CURRENT_VERSION
+    assert live_hashes(slab) == before
+    assert slab.gateway_pid() is not None and alive(slab.gateway_pid())
+    assert not lock_file(slab).exists()
+    assert journal(slab)[-1]["event"] == "recovered"
+    if when == "before" and action == ACTIONS[0]:
+        assert slab.gateway_pid() == pid_before  # nothing had changed: the gateway was never restarted
+
+
+def test_recover_refuses_when_nothing_is_unfinished(slab: Lab, tmp_path: Path) -> None:
+    run = run_features(slab, tmp_path, FEATURE, "--recover")
+    assert run.rc == 4 and "nothing to recover" in run.output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_procedure_rolls_back(slab: Lab, tmp_path: Path, sig: signal.Signals) -> None:
+    before = live_hashes(slab)
+    run = start_features(slab, tmp_path, "--lab-fault", "unhealthy")
+    wait_for(lambda: any(e.get("step") == "Then the gateway serves the new version" and e.get("pid") == run.pid
+                         for e in journal(slab)))
+    run.send_signal(sig)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert f"{sig.name} received: stopping the procedure and rolling back" in out
+    assert f"interrupted by {sig.name}: the procedure stopped and its rollback ran" in out
+    assert "every rollback step passed" in out
+    assert served_version(slab) == gateway.CURRENT_VERSION and live_hashes(slab) == before
+    assert not lock_file(slab).exists()
