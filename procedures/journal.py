@@ -6,8 +6,10 @@ object per line, flushed and fsynced before the step runs, so it survives a
 back``, ``recovered``) is unfinished: ``--recover`` runs the rollbacks its
 entries name, newest first.
 
-``FLATNET_CRASH_AT=<before|after>:<step text without its keyword>`` makes the process kill itself
-with SIGKILL at that point: the crash tests use it to stop at each action in turn.
+Two hooks for the fault tests, named by ``<before|after>:<step text without its keyword>``:
+``FLATNET_CRASH_AT`` makes the process kill itself with SIGKILL there (a crash at each action in
+turn); ``FLATNET_PAUSE_AT`` makes it wait there while ``<journal>.paused`` exists (the test
+changes the world, then removes the file).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import Any
 
 NAME = "journal.jsonl"
 CRASH_ENV = "FLATNET_CRASH_AT"
+PAUSE_ENV = "FLATNET_PAUSE_AT"
 CLOSED = {"passed", "rolled back", "recovered", "rollback failed"}
 
 
@@ -32,10 +36,22 @@ class Journal:
 
     def step(self, scenario: str, step: str, phase: str, undo: list[str]) -> None:
         if phase == "end":
-            _crash_if_asked("after", step)
+            self._test_hooks("after", step)
         self._write({"scenario": scenario, "step": step, "phase": phase, "undo": undo})
         if phase == "begin":
-            _crash_if_asked("before", step)
+            self._test_hooks("before", step)
+
+    def _test_hooks(self, when: str, step: str) -> None:
+        """``step`` is ``<keyword> <text>``; the hooks name the text, whatever its keyword."""
+        point = f"{when}:{step.split(' ', 1)[-1]}"
+        if os.environ.get(CRASH_ENV) == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if os.environ.get(PAUSE_ENV) == point:
+            paused = self.path.with_suffix(".paused")
+            paused.write_text(point)
+            deadline = time.monotonic() + 120
+            while paused.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def close(self, scenario: str, event: str) -> None:
         self._write({"scenario": scenario, "event": event})
@@ -72,8 +88,3 @@ class Journal:
             journal.flush()
             os.fsync(journal.fileno())
 
-
-def _crash_if_asked(when: str, step: str) -> None:
-    """``step`` is ``<keyword> <text>``; the crash point names the text, whatever its keyword."""
-    if os.environ.get(CRASH_ENV) == f"{when}:{step.split(' ', 1)[-1]}":
-        os.kill(os.getpid(), signal.SIGKILL)

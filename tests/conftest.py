@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -30,6 +31,18 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     yield instance
     instance.down()
     assert owned_pids(instance.root) == [], "the lab left processes behind"
+
+
+class cni_machine_lock:
+    """A CNI lab uses Flatnet's own subnet (10.87.1.0/24): one at a time per machine, the others wait."""
+
+    def __enter__(self) -> None:
+        self.fd = os.open("/run/lock/flatnet-cni-lab.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from procedures.lab import Lab
 from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, CniLab
 from procedures.lab.processes import owned_pids
 from procedures.maintenance import Maintenance
-from tests.conftest import run_features
+from tests.conftest import cni_machine_lock, run_features
 
 # One lab per module: ./maint test runs with --dist loadfile, so a module stays on one worker
 # (loadgroup does not group under pytest 9.2: pytest-xdist#1386). One 10.87.1.0/24 per machine.
@@ -26,9 +26,10 @@ FEATURE = "features/cni_update.feature"
 
 @pytest.fixture(scope="module")
 def clab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("clab") / "lab").up(("gateway", "cni"))
-    yield lab
-    lab.down()
+    with cni_machine_lock():
+        lab = Lab(tmp_path_factory.mktemp("clab") / "lab").up(("gateway", "cni"))
+        yield lab
+        lab.down()
 
 
 def cni(lab: Lab) -> CniLab:

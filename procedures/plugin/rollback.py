@@ -77,6 +77,8 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
     if is_rollback(tags):
         if failure is not None:  # an emergency rollback run by hand failed
             _mark_failed(request, f"{scenario.name}: {failure[1]!r}")
+            escalate(request, RollbackFailed(f"{scenario.name}: {failure[1]}"),
+                     f"{failure[0].keyword} {failure[0].name}: {failure[1]}")
         return None
     links = embed.linked_rollbacks(tags)
     if failure is None:

@@ -75,7 +75,8 @@ def maintenance(config: pytest.Config) -> Maintenance:
         lab = Lab.default()
         fault = config.getoption("lab_fault")
         with _lab_lock(lab):
-            lab.up(config.stash.get(LAB_PARTS, ("gateway",)))
+            if not (config.getoption("recover") and lab.inventory_path.exists()):  # a target to recover as it is
+                lab.up(config.stash.get(LAB_PARTS, ("gateway",)))
             lab_plan = lab.plan_with(None if fault == "none" else fault) if fault else lab.plan_path
         monitoring = lab.monitoring()
         if monitoring is not None:  # the lab's own credential, handed over the way a site's would be
