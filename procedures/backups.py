@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from procedures import record
+from procedures import dryrun, record
 from procedures.errors import BackupError
 
 if TYPE_CHECKING:
@@ -76,7 +76,8 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
     host.files.copy_into(source, paths, dest)
     backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
                     tree_digest(host, source, paths), facts)
-    backup.verify(host)
+    if dryrun.active() is None:  # in a dry run the copy was withheld: the manifest says what it would hold
+        backup.verify(host)
     host.files.write_text(host.files.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
     record.data(f"backup manifest {dest}", backup.manifest())
     return backup

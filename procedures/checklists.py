@@ -88,7 +88,7 @@ def releases_staged(w: Workflow) -> None:
     if changes.monitoring:
         stack, change = w.m.monitoring(), changes.monitoring
         for image in change.images.values():  # pulled ahead: the running stack is not touched
-            stack.podman("pull", "-q", image, purpose=f"stage {image}")
+            stack.podman("pull", "-q", image, purpose=f"stage {image}", change=True)
         stack.require_images(list(change.images.values()))
         staged["monitoring images"] = dict(change.images)
         for path in ([change.config.source] if change.config else []) + list(change.dashboards):

@@ -39,6 +39,10 @@ class Files(ABC):
     def run(self, script: str, purpose: str, check: bool = True) -> str:
         return self.host.run(script, purpose=purpose, check=check).stdout
 
+    def change(self, script: str, purpose: str) -> str:
+        """An operation: it alters the target (a dry run withholds it)."""
+        return self.host.run(script, purpose=purpose, change=True).stdout
+
     # each flavor implements these
     @abstractmethod
     def exists(self, target: str) -> bool: ...
@@ -80,7 +84,7 @@ class Files(ABC):
 
 class PosixFiles(Files):
     def make_dir(self, target: str) -> None:
-        self.run(f"mkdir -p {sh(target)}", f"create {target}")
+        self.change(f"mkdir -p {sh(target)}", f"create {target}")
 
     def exists(self, target: str) -> bool:
         return self.host.run(f"test -e {sh(target)}", check=False, purpose=f"check whether {target} exists").rc == 0
@@ -97,25 +101,25 @@ class PosixFiles(Files):
     def copy_into(self, base: str, paths: list[str], dest: str) -> None:
         copies = "".join(f" && mkdir -p {sh(posixpath.dirname(dest + '/' + p))} && cp -a {sh(p)} {sh(dest + '/' + p)}"
                          for p in paths)
-        self.run(f"mkdir -p {sh(dest)} && cd {sh(base)}{copies}", "copy into the backup")
+        self.change(f"mkdir -p {sh(dest)} && cd {sh(base)}{copies}", "copy into the backup")
 
     def replace_tree(self, src: str, dst: str) -> None:
-        self.run(f"rm -rf {sh(dst)} && cp -a {sh(src)} {sh(dst)}", f"lay out {src} as {dst}")
+        self.change(f"rm -rf {sh(dst)} && cp -a {sh(src)} {sh(dst)}", f"lay out {src} as {dst}")
 
     def merge_into(self, src: str, dst: str) -> None:
-        self.run(f"if [ -d {sh(src)} ]; then mkdir -p {sh(dst)} && cp -a {sh(src)}/. {sh(dst)}/; "
+        self.change(f"if [ -d {sh(src)} ]; then mkdir -p {sh(dst)} && cp -a {sh(src)}/. {sh(dst)}/; "
                  f"else mkdir -p {sh(posixpath.dirname(dst))} && cp -a {sh(src)} {sh(dst)}; fi",
                  f"copy {src} into {dst}")
 
     def move(self, src: str, dst: str) -> None:
-        self.run(f"mv {sh(src)} {sh(dst)}", f"move {src} to {dst}")
+        self.change(f"mv {sh(src)} {sh(dst)}", f"move {src} to {dst}")
 
     def remove(self, target: str) -> None:
-        self.run(f"rm -rf {sh(target)}", f"remove {target}")
+        self.change(f"rm -rf {sh(target)}", f"remove {target}")
 
     def write_text(self, target: str, text: str) -> None:
         encoded = base64.b64encode(text.encode()).decode()
-        self.run(f"printf %s {encoded} | base64 -d > {sh(target)}", f"write {target}")
+        self.change(f"printf %s {encoded} | base64 -d > {sh(target)}", f"write {target}")
 
     def read_text(self, target: str) -> str:
         return self.run(f"cat {sh(target)}", f"read {target}")
@@ -123,10 +127,10 @@ class PosixFiles(Files):
     def copy_file(self, src: str, dst: str, *, in_place: bool) -> None:
         """In place keeps the inode (bind mounts see it); otherwise copy beside, fsync, rename over."""
         if in_place:
-            self.run(f"cp -p {sh(src)} {sh(dst)}", f"restore {dst}")
+            self.change(f"cp -p {sh(src)} {sh(dst)}", f"restore {dst}")
             return
         tmp = posixpath.join(posixpath.dirname(dst), f".{posixpath.basename(dst)}.new")
-        self.run(f"cp -p {sh(src)} {sh(tmp)} && sync {sh(tmp)} && mv -f {sh(tmp)} {sh(dst)}", f"install {dst}")
+        self.change(f"cp -p {sh(src)} {sh(tmp)} && sync {sh(tmp)} && mv -f {sh(tmp)} {sh(dst)}", f"install {dst}")
 
     def matching(self, folder: str, pattern: str) -> list[str]:
         found = self.run(f"ls -1d {sh(folder)}/{pattern} 2>/dev/null | LC_ALL=C sort", f"list {pattern}", check=False)
@@ -147,7 +151,7 @@ class WindowsFiles(Files):
         return ntpath.join(*parts).replace("/", "\\")
 
     def make_dir(self, target: str) -> None:
-        self.run(ps.script(f"New-Item -ItemType Directory -Force -Path {ps.quote(target)} | Out-Null"),
+        self.change(ps.script(f"New-Item -ItemType Directory -Force -Path {ps.quote(target)} | Out-Null"),
                  f"create {target}")
 
     def exists(self, target: str) -> bool:
@@ -177,31 +181,31 @@ class WindowsFiles(Files):
             steps += [f"New-Item -ItemType Directory -Force -Path {ps.quote(ntpath.dirname(target))} | Out-Null",
                       f"Copy-Item -LiteralPath {ps.quote(ntpath.join(base, p))} -Destination {ps.quote(target)}"
                       " -Recurse -Force"]
-        self.run(ps.script(*steps), "copy into the backup")
+        self.change(ps.script(*steps), "copy into the backup")
 
     def replace_tree(self, src: str, dst: str) -> None:
         self.remove(dst)
-        self.run(ps.script(
+        self.change(ps.script(
             f"Copy-Item -LiteralPath {ps.quote(src)} -Destination {ps.quote(dst)} -Recurse -Force"),
             f"lay out {src} as {dst}")
 
     def merge_into(self, src: str, dst: str) -> None:
-        self.run(ps.script(
+        self.change(ps.script(
             f"New-Item -ItemType Directory -Force -Path {ps.quote(dst)} | Out-Null",
             f"Get-ChildItem -LiteralPath {ps.quote(src)} -Force | "
             f"Copy-Item -Destination {ps.quote(dst)} -Recurse -Force"), f"copy {src} into {dst}")
 
     def move(self, src: str, dst: str) -> None:
-        self.run(ps.script(f"Rename-Item -LiteralPath {ps.quote(src)} -NewName {ps.quote(ntpath.basename(dst))}"),
+        self.change(ps.script(f"Rename-Item -LiteralPath {ps.quote(src)} -NewName {ps.quote(ntpath.basename(dst))}"),
                  f"rename {src} to {dst}")
 
     def remove(self, target: str) -> None:
-        self.run(ps.script(f"if (Test-Path -LiteralPath {ps.quote(target)}) "
+        self.change(ps.script(f"if (Test-Path -LiteralPath {ps.quote(target)}) "
                            f"{{ Remove-Item -LiteralPath {ps.quote(target)} -Recurse -Force }}"), f"remove {target}")
 
     def write_text(self, target: str, text: str) -> None:
         encoded = base64.b64encode(text.encode()).decode()
-        self.run(ps.script(f"[IO.File]::WriteAllBytes({ps.quote(target)}, "
+        self.change(ps.script(f"[IO.File]::WriteAllBytes({ps.quote(target)}, "
                            f"[Convert]::FromBase64String({ps.quote(encoded)}))"), f"write {target}")
 
     def read_text(self, target: str) -> str:
@@ -209,7 +213,7 @@ class WindowsFiles(Files):
 
     def copy_file(self, src: str, dst: str, *, in_place: bool) -> None:
         tmp = dst + ".new"
-        self.run(ps.script(f"Copy-Item -LiteralPath {ps.quote(src)} -Destination {ps.quote(tmp)} -Force",
+        self.change(ps.script(f"Copy-Item -LiteralPath {ps.quote(src)} -Destination {ps.quote(tmp)} -Force",
                            f"Move-Item -LiteralPath {ps.quote(tmp)} -Destination {ps.quote(dst)} -Force"),
                  f"install {dst}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from procedures import record
+from procedures import dryrun, record
 from procedures.errors import TransportError
 from procedures.files import Files, files_for
 from procedures.transports import get_transport
@@ -33,11 +33,15 @@ class Host:
         self.transport = transport or get_transport(name, spec)
 
     def run(self, command: str, *, check: bool = True, timeout: float | None = None,
-            purpose: str = "") -> CommandResult:
+            purpose: str = "", change: bool = False) -> CommandResult:
         """Run a shell command; with ``check``, a non-zero exit raises CommandFailed.
 
         ``purpose`` says what the command is for: it titles the evidence and the error.
+        ``change`` marks an operation (it alters the target): a dry run withholds it.
         """
+        dry = dryrun.active()
+        if change and dry is not None:
+            return dry.command(self.name, command, purpose)
         try:
             result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
         except TransportError as exc:

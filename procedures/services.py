@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from procedures import dryrun
 from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import DriverError
@@ -40,6 +41,8 @@ class Service:
         raise NotImplementedError
 
     def _wait(self, wanted: str) -> None:
+        if dryrun.active():  # the command it waits for was withheld
+            return
         deadline = time.monotonic() + self.spec.timeout
         while (state := self.state()) != wanted:
             if time.monotonic() > deadline:
@@ -72,8 +75,9 @@ class RunitService(Service):
     def _until(self, command: str, wanted: str) -> None:
         deadline = time.monotonic() + self.spec.timeout
         while True:
-            self.host.run(f"sv -w 2 {command} {sh(self.spec.name)}", purpose=f"{command} the service", check=False)
-            if (state := self.state()) == wanted:
+            self.host.run(f"sv -w 2 {command} {sh(self.spec.name)}", purpose=f"{command} the service", check=False,
+                          change=True)
+            if dryrun.active() or (state := self.state()) == wanted:
                 return
             if time.monotonic() > deadline:
                 raise self._stuck(state, wanted)
@@ -88,11 +92,12 @@ class SystemdService(Service):
 
     def start(self) -> None:
         self.host.run(f"systemctl start {sh(self.spec.name)}", purpose="start the service",
-                      timeout=self.spec.timeout)
+                      timeout=self.spec.timeout, change=True)
         self._wait("run")
 
     def stop(self) -> None:
-        self.host.run(f"systemctl stop {sh(self.spec.name)}", purpose="stop the service", timeout=self.spec.timeout)
+        self.host.run(f"systemctl stop {sh(self.spec.name)}", purpose="stop the service", timeout=self.spec.timeout,
+                      change=True)
         self._wait("down")
 
 
@@ -107,9 +112,9 @@ class WindowsService(Service):
     def start(self) -> None:
         self.host.run(ps.script(f"Start-Service -Name {ps.quote(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Running", self.spec.timeout)),
-                      purpose="start the service", timeout=self.spec.timeout + 10)
+                      purpose="start the service", timeout=self.spec.timeout + 10, change=True)
 
     def stop(self) -> None:
         self.host.run(ps.script(f"Stop-Service -Name {ps.quote(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Stopped", self.spec.timeout)),
-                      purpose="stop the service", timeout=self.spec.timeout + 10)
+                      purpose="stop the service", timeout=self.spec.timeout + 10, change=True)

@@ -9,12 +9,13 @@ here, before any change, with a message that says what to write instead.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from procedures import record
+from procedures import dryrun, record
 from procedures.api.alertmanager import AlertmanagerClient
 from procedures.errors import ApiError, ConfigError, PreconditionFailed
 from procedures.plan import Matcher, SilenceSpec
@@ -75,6 +76,11 @@ class MaintenanceSilence:
         self.holders.add(holder)
         body = silence_body(self.spec, maintenance_id=self.maintenance_id, comment=comment,
                             now=datetime.now(UTC))
+        dry = dryrun.active()
+        if dry is not None:
+            dry.action("create the maintenance silence", json.dumps(body, indent=2))
+            self.skipped = True
+            return None
         try:
             self.silence_id = self.client.create_silence(body)
         except ApiError as exc:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from procedures import backups, record
+from procedures import backups, dryrun, record
 from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import ApiError, DriverError, VerificationFailed
@@ -147,17 +147,17 @@ class Gateway:
             raise DriverError(f"nothing to install: no release in the plan and no {self.staging}")
         for item in self.c.site_config:
             files.merge_into(files.join(self.live, item), files.join(self.staging, item))
-        return self.version(self.staging)
+        return self.version(release if dryrun.active() and release else self.staging)
 
     def config_test(self, folder: str) -> None:
         """``nginx -t`` plus a Lua compile of every module (``nginx -t`` never compiles Lua)."""
-        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)")
+        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
         if self.c.lua_check:
             lualib = posixpath.join(folder, "lualib")
             self.host.run(
                 f"[ ! -d {sh(lualib)} ] || find {sh(lualib)} -name '*.lua' -type f | LC_ALL=C sort | {{ bad=0; "
                 f"while IFS= read -r f; do {self.c.lua_check} \"$f\" >/dev/null || bad=1; done; exit $bad; }}",
-                purpose="compile every Lua module (nginx -t does not)",
+                purpose="compile every Lua module (nginx -t does not)", change=True,
             )
 
     def stop(self) -> None:
@@ -165,15 +165,15 @@ class Gateway:
         if not self.is_running():
             record.text("stop", "the gateway is not running: nothing to stop")
             return
-        self._nginx(self.live, "-s", "stop", check=True, purpose="stop the gateway")
+        self._nginx(self.live, "-s", "stop", check=True, purpose="stop the gateway", change=True)
         self._wait(lambda: not self.is_running(), self.c.timeouts.stop, "the gateway to stop")
 
     def start(self) -> None:
         """Start the live install (nginx daemonizes) and wait until its master runs."""
-        if self.is_running():
+        if dryrun.active() is None and self.is_running():  # a dry run's stop was withheld: it would start
             record.text("start", "the gateway is already running")
             return
-        self._nginx(self.live, check=True, purpose="start the gateway")
+        self._nginx(self.live, check=True, purpose="start the gateway", change=True)
         self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def swap_in(self) -> None:
@@ -220,10 +220,10 @@ class Gateway:
         return backups.tree_digest(self.host, folder or self.live, list(self.c.backup_paths))
 
     # -- primitives ------------------------------------------------------------
-    def _nginx(self, folder: str, *args: str, check: bool, purpose: str) -> Any:
+    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
         binary = posixpath.join(folder, self.c.binary)
         command = f"cd {sh(folder)} && {sh(binary, *self.c.nginx_args, *args)}"
-        return self.host.run(command, check=check, purpose=purpose)
+        return self.host.run(command, check=check, purpose=purpose, change=change)
 
     def _probe(self, check: HealthCheck) -> Reply | None:
         token = Secret.from_env(check.token_env) if check.token_env else None
@@ -234,6 +234,8 @@ class Gateway:
             return None
 
     def _wait(self, condition: Any, seconds: float, what: str) -> None:
+        if dryrun.active():  # what it waits for was withheld
+            return
         deadline = time.monotonic() + seconds
         while not condition():
             if time.monotonic() >= deadline:
@@ -255,11 +257,11 @@ class WindowsGateway(Gateway):
     nginx has no binary upgrade on Windows: the manual's stop/rename/start stays.
     """
 
-    def _nginx(self, folder: str, *args: str, check: bool, purpose: str) -> Any:
+    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
         exe = self.host.files.join(folder, self.c.binary)
         return self.host.run(ps.script(f"Set-Location -LiteralPath {ps.quote(folder)}",
                                        ps.native_stderr_ok(exe, *self.c.nginx_args, *args)),
-                             check=check, purpose=purpose)
+                             check=check, purpose=purpose, change=change)
 
     def pid(self) -> int | None:
         pid_file = self.path(self.c.pid_file.replace("/", "\\"))
@@ -272,18 +274,18 @@ class WindowsGateway(Gateway):
 
     def start(self) -> None:
         """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
-        if self.is_running():
+        if dryrun.active() is None and self.is_running():
             record.text("start", "the gateway is already running")
             return
         exe = self.host.files.join(self.live, self.c.binary)
         arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
         self.host.run(ps.script(
             f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
-            f"-ArgumentList {arguments} -WindowStyle Hidden"), purpose="start the gateway")
+            f"-ArgumentList {arguments} -WindowStyle Hidden"), purpose="start the gateway", change=True)
         self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def config_test(self, folder: str) -> None:
-        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)")
+        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
         if self.c.lua_check:
             exe, *args = self.c.lua_check.split()
             lualib = self.host.files.join(folder, "lualib")
@@ -295,7 +297,7 @@ class WindowsGateway(Gateway):
                 "  if ($LASTEXITCODE -ne 0) { $bad = 1 }",
                 "}",
                 "if ($bad) { throw 'a Lua module does not compile' }"),
-                purpose="compile every Lua module (nginx -t does not)")
+                purpose="compile every Lua module (nginx -t does not)", change=True)
 
 
 def gateway_for(host: Host, component: GatewayComponent) -> Gateway:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from procedures import backups, record
+from procedures import backups, dryrun, record
 from procedures.api.alertmanager import AlertmanagerClient
 from procedures.api.grafana import GrafanaClient
 from procedures.api.prometheus import PrometheusClient
@@ -50,14 +50,15 @@ class MonitoringStack:
 
     # -- commands ------------------------------------------------------------------
     def compose(self, *args: str, purpose: str, check: bool = True) -> CommandResult:
+        """``logs`` and ``ps`` read; every other subcommand (pull, down, up) is an operation."""
         project = ("-p", self.c.compose_project) if self.c.compose_project else ()
         return self.host.run(
             f"cd {sh(self.c.compose_dir)} && {self._env()}{self.c.compose_command} "
             f"{sh(*project, '-f', self.c.compose_file, *args)}",
-            purpose=purpose, check=check, timeout=self.c.timeouts.compose)
+            purpose=purpose, check=check, timeout=self.c.timeouts.compose, change=args[0] not in {"logs", "ps"})
 
-    def podman(self, *args: str, purpose: str, check: bool = True) -> CommandResult:
-        return self.host.run(f"{self._env()}podman {sh(*args)}", purpose=purpose, check=check)
+    def podman(self, *args: str, purpose: str, check: bool = True, change: bool = False) -> CommandResult:
+        return self.host.run(f"{self._env()}podman {sh(*args)}", purpose=purpose, check=check, change=change)
 
     def _env(self) -> str:
         if not self.c.environment:
@@ -88,6 +89,8 @@ class MonitoringStack:
 
     def require_images(self, images: list[str]) -> None:
         """Raise unless every image is present locally (the stack is not stopped without them)."""
+        if dryrun.active():  # the pull was withheld
+            return
         missing = [image for image in images
                    if self.podman("image", "exists", image, purpose=f"is {image} here", check=False).rc != 0]
         if missing:
@@ -135,14 +138,15 @@ class MonitoringStack:
             f"s|image: {_sed(current[name])}$|image: {_sed(new)}|" for name, new in sorted(images.items())
             if current[name] != new)
         if script:
-            self.host.run(f"sed -i {sh(script)} {sh(self.compose_file)}", purpose="set the new image tags")
+            self.host.run(f"sed -i {sh(script)} {sh(self.compose_file)}", purpose="set the new image tags",
+                          change=True)
 
     def apply_config(self, source: str) -> None:
         """Copy the new trees over the live ones, file by file, so bind mounts see the new content."""
         for tree in self.c.config_paths:
             src = posixpath.join(source, tree)
             self.host.run(f"[ ! -e {sh(src)} ] || cp -r {sh(src)}/. {sh(posixpath.join(self.c.compose_dir, tree))}/",
-                          purpose=f"copy the new {tree} configuration")
+                          purpose=f"copy the new {tree} configuration", change=True)
 
     def validate_config(self) -> None:
         """promtool and amtool inside the running containers, against the files they will load."""

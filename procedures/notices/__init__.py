@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from procedures import record
+from procedures import dryrun, record
 from procedures.errors import ConfigError, DeliveryFailed
 from procedures.notices import channels
 from procedures.plan import Plan, Window
@@ -86,6 +86,10 @@ class Notifier:
         self.directory = directory
 
     def send(self, notice: Notice) -> list[Delivery]:
+        dry = dryrun.active()
+        if dry is not None:
+            dry.action(f"send the {notice.kind} notice to {', '.join(self.channels())}", notice.text)
+            return []
         with record.step(f"notice: {notice.subject}"):
             record.text(f"{notice.kind} notice ({notice.subject})", notice.text)
             sends: list[tuple[str, str, Callable[[], str]]] = [

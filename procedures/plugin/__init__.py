@@ -5,6 +5,7 @@ Each hook here is a one-line call into the module that owns the subject.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
-from procedures.plugin import collect, embed, reporting, rollback, safety, target
+from procedures.plugin import collect, embed, preview, reporting, rollback, safety, target
 from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
@@ -25,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--run-rollback", metavar="ID", default=None,
         help="emergency rollback: run only the rollback scenario tagged @id:<ID>")
     safety.add_options(parser)
+    preview.add_options(parser)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -104,8 +106,19 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     config = session.config
     asked = [Path(arg.split("::")[0]).resolve() for arg in config.args]  # the xdist controller collects nothing
     procedures = [str(p) for p in (*asked, *(item.path for item in session.items))]
-    if not config.option.collectonly and any(p.startswith(FEATURES_DIR) for p in procedures):
+    if config.option.collectonly or not any(p.startswith(FEATURES_DIR) for p in procedures):
+        return
+    if preview.enabled(config):
+        preview.announce(session, target.maintenance(config))
+    else:
         safety.take_locks(config, target.maintenance(config))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if preview.enabled(pyfuncitem.config) and preview.run_scenario(pyfuncitem):
+        return True
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -120,6 +133,7 @@ class RunObserver:
         self.config = config
         self.environment: dict[str, str] = {}
         self.interrupted: str | None = None
+        self.previews: list[tuple[str, list[str]]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         rollback.collect_report(report, self.config)
@@ -128,6 +142,8 @@ class RunObserver:
                 self.environment[name.removeprefix("env:")] = str(value)
             elif name == safety.INTERRUPTED_PROPERTY:
                 self.interrupted = str(value)
+            elif name == preview.PROPERTY and report.when == "call":
+                self.previews.append((report.nodeid, json.loads(str(value))))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         reporting.write_environment(self.config, self.environment)
@@ -147,6 +163,8 @@ class RunObserver:
             for nodeid, message in failed:
                 terminalreporter.line(f"{nodeid}: {message}", red=True, bold=True)
             terminalreporter.line("The target is in an unknown state: a human must take over now.", red=True)
+        if self.previews:
+            preview.summary(terminalreporter, self.previews)
         if self.interrupted:
             terminalreporter.section("INTERRUPTED", sep="!", yellow=True, bold=True)
             terminalreporter.line(self.interrupted, yellow=True, bold=True)
@@ -159,8 +177,11 @@ class RunObserver:
 def maintenance(request: pytest.FixtureRequest) -> Maintenance:
     """The validated inventory and plan of this run (the lab's when none was given)."""
     m = target.maintenance(request.config)
-    request.node.stash[embed.JOURNAL] = m.journal()
-    safety.record_lock_evidence(request.config)
+    if preview.enabled(request.config):
+        preview.record_plan(request.config)
+    else:
+        request.node.stash[embed.JOURNAL] = m.journal()
+        safety.record_lock_evidence(request.config)
     for key, value in (("target", m.inventory.name), ("inventory", str(m.inventory_path)),
                        ("plan", f"{m.plan.id} ({m.plan_path})")):
         request.node.user_properties.append((f"env:{key}", value))

@@ -1,0 +1,100 @@
+"""``--dry-run`` on the lab: every procedure reads for real and changes nothing, and its record
+lists each command, script and request it would have sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from procedures.lab import Lab
+from procedures.lab.processes import owned_pids
+from tests.conftest import Run, cni_machine_lock, run_features
+
+# feature → actions its preview must list (by purpose), in order
+EXPECTED = {
+    "features/gateway_update.feature": ["copy into the backup", "test the staged configuration (nginx -t)",
+                                        "stop the gateway", "start the gateway"],
+    "features/monitoring_update.feature": ["create the maintenance silence", "set the new image tags",
+                                           "pull the new images", "stop the stack", "start the stack"],
+    "features/nebula_update.feature": ["down the service", "up the service"],
+    "features/maintenance_workflow.feature": ["send the announcement notice to file, smtp, webhook",
+                                              "copy into the backup"],
+}
+
+
+@pytest.fixture(scope="module")
+def dlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("dlab") / "lab").up(("gateway", "monitoring", "nebula"))
+    yield lab
+    lab.down()
+    assert owned_pids(lab.root) == []
+
+
+def target_files(lab: Lab) -> dict[str, str]:
+    """Every file of the targets, except the logs the running services write themselves."""
+    return {str(p.relative_to(lab.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for base in ("flatnet", "monitoring", "cni") if (lab.root / base).is_dir()
+            for p in sorted((lab.root / base).rglob("*"))
+            if p.is_file() and "logs" not in p.relative_to(lab.root).parts and "data" not in p.parts}
+
+
+def process_starts(lab: Lab) -> dict[int, str]:
+    """Start time of every lab process: a restart would change it."""
+    return {pid: Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19] for pid in owned_pids(lab.root)}
+
+
+def withheld(run: Run) -> list[str]:
+    results = sorted((json.loads(p.read_text()) for p in run.results.glob("*-result.json")), key=lambda r: r["start"])
+    names: list[str] = []
+
+    def walk(steps: list[dict]) -> None:
+        for step in steps:
+            names.extend(a["name"].removeprefix("WOULD RUN: ") for a in step.get("attachments", [])
+                         if a["name"].startswith("WOULD RUN: "))
+            walk(step.get("steps", []))
+    for result in results:
+        walk(result.get("steps", []))
+    return names
+
+
+def assert_nothing_changed(lab: Lab, tmp_path: Path, feature: str, *args: str) -> list[str]:
+    files, processes = target_files(lab), process_starts(lab)
+    run = run_features(lab, tmp_path, feature, "--dry-run", *args)
+    assert run.rc == 0, run.output
+    assert "DRY RUN: nothing on the targets will change" in run.output  # the resolved plan, in the terminal
+    assert target_files(lab) == files
+    assert process_starts(lab) == processes
+    assert not (lab.flatnet / "flatnet-maintenance.lock").exists()
+    actions = withheld(run)
+    for action in actions:
+        assert f"WOULD RUN: {action}" in run.output  # the terminal lists them too
+    return actions
+
+
+@pytest.mark.parametrize("feature", list(EXPECTED))
+def test_a_dry_run_changes_nothing_and_lists_every_action(dlab: Lab, tmp_path: Path, feature: str) -> None:
+    actions = assert_nothing_changed(dlab, tmp_path, feature)
+    listed = iter(actions)
+    assert all(any(a == wanted for a in listed) for wanted in EXPECTED[feature]), actions
+
+
+def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path) -> None:
+    run = run_features(dlab, tmp_path, "features/gateway_update.feature", "--dry-run")
+    evidence = "\n".join(p.read_text() for p in run.results.glob("*-attachment.*"))
+    live, old = dlab.flatnet / "openresty", dlab.flatnet / "openresty-old"
+    assert f"mv {live} {old}" in evidence and f"cd {live} && {live}/nginx -s stop" in evidence
+    assert "the resolved plan (dry run)" in "\n".join(p.read_text() for p in run.results.glob("*-result.json"))
+
+
+def test_a_dry_run_of_the_cni_update_changes_nothing(tmp_path: Path) -> None:
+    with cni_machine_lock():
+        lab = Lab(tmp_path / "lab").up(("gateway", "cni"))
+        try:
+            actions = assert_nothing_changed(lab, tmp_path, "features/cni_update.feature")
+            assert any(a.startswith("install ") for a in actions), actions
+        finally:
+            lab.down()
