@@ -6,6 +6,7 @@ before anything is restored from it, so a corrupt backup is never used.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -92,8 +93,12 @@ def keep(host: Host, *, contents: dict[str, str], backups_dir: str, component: s
     for name, content in contents.items():
         host.files.write_text(host.files.join(dest, name), content)
     names = sorted(contents)
-    backup = Backup(dest, component, "api", now.isoformat(timespec="seconds"), names,
-                    tree_digest(host, dest, names), facts)
+    if dryrun.active():  # nothing was written: the manifest says what would be
+        files = {n: FileEntry(len(contents[n].encode()), hashlib.sha256(contents[n].encode()).hexdigest())
+                 for n in names}
+    else:
+        files = tree_digest(host, dest, names)
+    backup = Backup(dest, component, "api", now.isoformat(timespec="seconds"), names, files, facts)
     host.files.write_text(host.files.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))
     record.data(f"backup manifest {dest}", backup.manifest())
     return backup

@@ -125,7 +125,7 @@ class MonitoringMaintenance:
         for path in self.change.dashboards:
             dashboard = json.loads(self.stack.host.run(f"cat {sh(path)}", purpose=f"read {path}").stdout)
             saved = grafana.import_dashboard(dashboard, message=f"maintenance {self.plan.id}")
-            record.data(f"dashboard {saved['uid']} imported", saved)
+            record.data(f"dashboard {dashboard.get('uid')} imported", saved)
 
     def verify_dashboards(self) -> None:
         grafana = self.stack.grafana()

@@ -80,6 +80,9 @@ def test_a_dry_run_changes_nothing_and_lists_every_action(dlab: Lab, tmp_path: P
     actions = assert_nothing_changed(dlab, tmp_path, feature)
     listed = iter(actions)
     assert all(any(a == wanted for a in listed) for wanted in EXPECTED[feature]), actions
+    if feature == "features/monitoring_update.feature":  # the requests are there too: reloads, dashboard imports
+        assert any(a.startswith("POST ") and a.endswith("/-/reload") for a in actions), actions
+        assert any(a.startswith("POST ") and a.endswith("/api/dashboards/db") for a in actions), actions
 
 
 def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path) -> None:
