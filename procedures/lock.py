@@ -77,12 +77,13 @@ class MaintenanceLock:
         self.host, self.info = host, info
         self.path = host.files.join(folder, LOCK_NAME)
         self.held = False
+        self.created = False  # by this process (not re-entered from another process of the same run)
 
     def acquire(self, attempts: int = 2) -> None:
         """Take the lock, or raise LockHeld. Re-entrant for the same run (xdist workers share one run)."""
         body = json.dumps(asdict(self.info))
         if self._create(body):
-            self.held = True
+            self.held = self.created = True
             record.data(f"maintenance lock taken on {self.host.name}", {"path": self.path, **asdict(self.info)})
             return
         holder = self.holder()

@@ -29,7 +29,7 @@ from procedures import record
 from procedures.errors import ProcedureError
 from procedures.journal import NAME as JOURNAL_NAME
 from procedures.journal import Journal
-from procedures.lock import LockHeld
+from procedures.lock import LockHeld, MaintenanceLock
 from procedures.maintenance import Maintenance, records_dir_of
 from procedures.plan import load_plan
 from procedures.plugin import embed
@@ -66,6 +66,7 @@ def configure(config: pytest.Config) -> None:
 def take_locks(config: pytest.Config, m: Maintenance) -> None:
     """Before the first procedure runs, in each process; exits with EXIT_LOCKED when held."""
     evidence = config.stash.setdefault(LOCK_EVIDENCE, [])
+    taken: list[MaintenanceLock] = []
     for lock in m.locks(int(os.environ[RUN_PID_ENV])):
         if config.getoption("force_unlock"):
             removed = lock.force_unlock()
@@ -76,11 +77,14 @@ def take_locks(config: pytest.Config, m: Maintenance) -> None:
             lock.acquire()
         except LockHeld as exc:
             if not (exc.stale and config.getoption("recover")):
+                for held in (t for t in taken if t.created):  # this run does not start: let go of the others
+                    held.release()
                 pytest.exit(str(exc), returncode=EXIT_LOCKED)
             _say(config, f"recovering: taking over the lock of {exc.holder.describe()}")
             evidence.append((f"stale lock taken over to recover on {lock.host.name}", asdict(exc.holder)))
             lock.force_unlock()
             lock.acquire()
+        taken.append(lock)
         evidence.append((f"maintenance lock held on {lock.host.name}", {"path": lock.path, **asdict(lock.info)}))
     config.stash[LOCKS_TAKEN] = json.dumps({"inventory": str(m.inventory_path), "plan": str(m.plan_path)})
 
