@@ -76,6 +76,7 @@ def toy(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     journal = tmp_path / "journal.txt"
     monkeypatch.setenv("TOY_JOURNAL", str(journal))
     monkeypatch.delenv("FLATNET_RUN_DIR", raising=False)
+    monkeypatch.setenv("FLATNET_LAB_DIR", str(tmp_path / "lab"))  # a toy never needs one: see below
     return pytester
 
 
@@ -142,6 +143,7 @@ def test_a_failed_rollback_is_loud_and_distinct(toy, tmp_path, monkeypatch) -> N
     rollback = next(s for s in record["steps"] if s["status"] != "passed")["steps"][0]
     assert [s["status"] for s in rollback["steps"]] == ["broken", "passed"]
     assert rollback["steps"][1]["name"].endswith("(not run)")
+    assert not (tmp_path / "lab").exists(), "escalating must not start a lab for a test without targets"
 
 
 def test_failed_rollback_exit_code_survives_xdist(toy, tmp_path, monkeypatch) -> None:

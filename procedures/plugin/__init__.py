@@ -177,6 +177,7 @@ class RunObserver:
 def maintenance(request: pytest.FixtureRequest) -> Maintenance:
     """The validated inventory and plan of this run (the lab's when none was given)."""
     m = target.maintenance(request.config)
+    request.node.stash[embed.MAINTENANCE] = m
     if preview.enabled(request.config):
         preview.record_plan(request.config)
     else:

@@ -21,14 +21,17 @@ from pytest_bdd.utils import get_required_args
 
 from procedures.errors import ProcedureError
 from procedures.journal import Journal
+from procedures.maintenance import Maintenance
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+
 
 ID_PREFIX = "id:"
 LINK_PREFIX = "rollback:"
 PROCEDURE_TAG = "rollback-procedure"
 JOURNAL = pytest.StashKey[Journal]()  # set once the test has its maintenance
+MAINTENANCE = pytest.StashKey[Maintenance]()  # the test's maintenance, once a step asked for it
 
 
 class StepFailed(ProcedureError):
