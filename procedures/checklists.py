@@ -40,11 +40,10 @@ def impact_is_identified(w: Workflow) -> None:
 
 
 def notice_delivered(w: Workflow, kind: Kind) -> None:
-    delivered = w.notifier.delivered(kind)
-    missing = [c for c in w.notifier.channels() if c not in delivered]
+    missing = w.notifier.missing(kind)
     if missing:
         raise VerificationFailed(f"the {kind} notice has not been delivered on: {', '.join(missing)}")
-    record.data(f"{kind} delivered", {c: d.at for c, d in delivered.items()})
+    record.data(f"{kind} delivered", {c: d.at for c, d in w.notifier.delivered(kind).items()})
 
 
 def backups_verified(w: Workflow) -> None:

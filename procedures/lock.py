@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from procedures import powershell as ps
 from procedures import record
 from procedures.commands import sh
 from procedures.errors import ProcedureError
+from procedures.lab.processes import alive
 
 if TYPE_CHECKING:
     from procedures.host import Host
@@ -57,16 +57,7 @@ class LockInfo:
 
     def owner_alive(self) -> bool | None:
         """Whether the holding process still runs; None when it ran on another controller."""
-        if self.controller != socket.gethostname():
-            return None
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        stat = f"/proc/{self.pid}/stat"
-        return not (os.path.exists(stat) and open(stat).read().rsplit(")", 1)[1].split()[0] == "Z")
+        return alive(self.pid) if self.controller == socket.gethostname() else None
 
     def describe(self) -> str:
         return f"{self.owner} (pid {self.pid}) for maintenance {self.maintenance} since {self.since}, run {self.run}"

@@ -126,15 +126,14 @@ class Workflow:
     # -- 2. 告知 (announcement) ----------------------------------------------------------
     def announce(self) -> None:
         """Send the announcement unless every channel already has it (it usually goes out days before)."""
-        delivered = self.notifier.delivered("announcement")
-        missing = [c for c in self.notifier.channels() if c not in delivered]
-        if not missing:
-            record.data("announcement already sent", {c: asdict(d) for c, d in delivered.items()})
+        if not self.notifier.missing("announcement"):
+            record.data("announcement already sent",
+                        {c: asdict(d) for c, d in self.notifier.delivered("announcement").items()})
             return
         self.send("announcement")
         if dryrun.active():
             return
-        still = [c for c in self.notifier.channels() if c not in self.notifier.delivered("announcement")]
+        still = self.notifier.missing("announcement")
         if still:
             raise PreconditionFailed(f"the announcement did not reach: {', '.join(still)} (see the deliveries)")
 

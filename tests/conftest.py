@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -24,13 +25,21 @@ from tests.sshd import Sshd, start_sshd
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+@contextlib.contextmanager
+def running_lab(folder: Path, parts: tuple[str, ...] = ("gateway",)) -> Iterator[Lab]:
+    """A lab of its own under ``folder``, on free ports; torn down completely afterwards."""
+    instance = Lab(folder / "lab").up(parts)
+    try:
+        yield instance
+    finally:
+        instance.down()
+    assert owned_pids(instance.root) == [], "the lab left processes behind"
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    """A lab of its own for one test, on free ports; torn down completely afterwards."""
-    instance = Lab(tmp_path / "lab").up()
-    yield instance
-    instance.down()
-    assert owned_pids(instance.root) == [], "the lab left processes behind"
+    with running_lab(tmp_path) as instance:
+        yield instance
 
 
 class cni_machine_lock:
@@ -55,13 +64,18 @@ class Run:
         return [json.loads(p.read_text()) for p in self.results.glob("*-result.json")]
 
 
+def feature_environment(lab: Lab | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the suite's own FLATNET_/xdist settings, pointed at ``lab``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
+    environment |= {"FLATNET_LAB_DIR": str(lab.root)} if lab else {}
+    return environment | (env or {})
+
+
 def run_features(lab: Lab | None, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
                  timeout: float = 300) -> Run:
     """``pytest features/...`` in a subprocess against ``lab`` (or an ``--inventory``), with its own results."""
     results = tmp_path / f"allure-{len(list(tmp_path.glob('allure-*')))}"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
-    environment |= {"FLATNET_LAB_DIR": str(lab.root)} if lab else {}
-    environment |= env or {}
+    environment = feature_environment(lab, env)
     proc = subprocess.run(  # noqa: PLW1510 - the exit code is what the tests judge
         [sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={results}", *args],
         cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout,

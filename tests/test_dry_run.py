@@ -12,7 +12,7 @@ import pytest
 
 from procedures.lab import Lab
 from procedures.lab.processes import owned_pids
-from tests.conftest import Run, cni_machine_lock, run_features
+from tests.conftest import Run, cni_machine_lock, run_features, running_lab
 
 # feature → actions its preview must list (by purpose), in order
 EXPECTED = {
@@ -28,10 +28,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def dlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("dlab") / "lab").up(("gateway", "monitoring", "nebula"))
-    yield lab
-    lab.down()
-    assert owned_pids(lab.root) == []
+    with running_lab(tmp_path_factory.mktemp("dlab"), ("gateway", "monitoring", "nebula")) as lab:
+        yield lab
 
 
 def target_files(lab: Lab) -> dict[str, str]:
@@ -94,10 +92,6 @@ def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path)
 
 
 def test_a_dry_run_of_the_cni_update_changes_nothing(tmp_path: Path) -> None:
-    with cni_machine_lock():
-        lab = Lab(tmp_path / "lab").up(("gateway", "cni"))
-        try:
-            actions = assert_nothing_changed(lab, tmp_path, "features/cni_update.feature")
-            assert any(a.startswith("install ") for a in actions), actions
-        finally:
-            lab.down()
+    with cni_machine_lock(), running_lab(tmp_path, ("gateway", "cni")) as lab:
+        actions = assert_nothing_changed(lab, tmp_path, "features/cni_update.feature")
+        assert any(a.startswith("install ") for a in actions), actions

@@ -8,7 +8,6 @@ prints the matrix as a table at the end and writes it to reports/fault-matrix.md
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import signal
@@ -24,8 +23,7 @@ import pytest
 import yaml
 
 from procedures.lab import Lab, gateway
-from procedures.lab.processes import owned_pids
-from tests.conftest import PROJECT, Run, cni_machine_lock, run_features
+from tests.conftest import PROJECT, Run, cni_machine_lock, run_features, running_lab
 from tests.test_gateway_update import live_hashes, served_version
 from tests.test_monitoring import active_silences, stack, tree_hashes
 from tests.test_safety import lock_file, start_features, wait_for
@@ -60,33 +58,27 @@ def matrix_table() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def gm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("matrix-gm") / "lab").up(("gateway", "monitoring"))
-    yield lab
-    lab.down()
-    assert owned_pids(lab.root) == []
+    with running_lab(tmp_path_factory.mktemp("matrix-gm"), ("gateway", "monitoring")) as lab:
+        yield lab
 
 
 @pytest.fixture
 def throwaway(tmp_path: Path) -> Iterator[Lab]:
     """A gateway lab for rows that leave it broken on purpose."""
-    lab = Lab(tmp_path / "lab").up()
-    yield lab
-    lab.down()
+    with running_lab(tmp_path) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def neb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("matrix-neb") / "lab").up(("gateway", "nebula"))
-    yield lab
-    lab.down()
+    with running_lab(tmp_path_factory.mktemp("matrix-neb"), ("gateway", "nebula")) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def cni(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with cni_machine_lock():  # the CNI lab uses Flatnet's own subnet: one per machine at a time
-        lab = Lab(tmp_path_factory.mktemp("matrix-cni") / "lab").up(("gateway", "cni"))
+    with cni_machine_lock(), running_lab(tmp_path_factory.mktemp("matrix-cni"), ("gateway", "cni")) as lab:
         yield lab
-        lab.down()
 
 
 # -- outcomes ----------------------------------------------------------------------------------------
@@ -325,4 +317,3 @@ def test_fault(name: str, request: pytest.FixtureRequest, tmp_path: Path, matrix
 
 def test_the_matrix_has_at_least_15_distinct_faults() -> None:
     assert len({(r.procedure, r.fault) for r in ROWS.values()}) >= 15
-    assert json.dumps(sorted(ROWS))  # stable names, used as test ids

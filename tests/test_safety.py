@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from procedures.lab import Lab, gateway
-from procedures.lab.processes import alive, owned_pids
-from tests.conftest import PROJECT, run_features
+from procedures.lab.processes import alive
+from tests.conftest import PROJECT, feature_environment, run_features, running_lab
 from tests.test_gateway_update import live_hashes, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -33,10 +33,8 @@ ACTIONS = ["the gateway configuration is backed up with a manifest",
 
 @pytest.fixture(scope="module")
 def slab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("slab") / "lab").up()
-    yield lab
-    lab.down()
-    assert owned_pids(lab.root) == []
+    with running_lab(tmp_path_factory.mktemp("slab")) as lab:
+        yield lab
 
 
 def lock_file(lab: Lab) -> Path:
@@ -49,10 +47,8 @@ def journal(lab: Lab) -> list[dict]:
 
 
 def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
-    environment |= {"FLATNET_LAB_DIR": str(lab.root), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/bg",
-                             FEATURE, *args], cwd=PROJECT, env=environment, stdout=subprocess.PIPE,
+                             FEATURE, *args], cwd=PROJECT, env=feature_environment(lab, env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 

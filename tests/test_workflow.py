@@ -14,8 +14,7 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
-from procedures.lab.processes import owned_pids
-from tests.conftest import run_features
+from tests.conftest import run_features, running_lab
 from tests.test_gateway_update import live_hashes, served_version
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
 
@@ -25,10 +24,8 @@ PLAN_ID = "lab-maintenance"
 
 @pytest.fixture(scope="module")
 def wlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = Lab(tmp_path_factory.mktemp("wlab") / "lab").up(("gateway", "monitoring"))
-    yield lab
-    lab.down()
-    assert owned_pids(lab.root) == []
+    with running_lab(tmp_path_factory.mktemp("wlab"), ("gateway", "monitoring")) as lab:
+        yield lab
 
 
 def silences_of_the_plan(lab: Lab) -> list[dict]:

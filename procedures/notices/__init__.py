@@ -125,6 +125,11 @@ class Notifier:
     def channels(self) -> list[str]:
         return ["file"] + [name for name in ("smtp", "webhook") if getattr(self.plan.notify, name) is not None]
 
+    def missing(self, kind: Kind) -> list[str]:
+        """The plan's channels that have not taken a notice of ``kind`` yet."""
+        delivered = self.delivered(kind)
+        return [channel for channel in self.channels() if channel not in delivered]
+
     def _append(self, delivery: Delivery) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         entries = [asdict(d) for d in self.ledger()] + [asdict(delivery)]
