@@ -102,6 +102,13 @@ class GatewayTimeouts(Strict):
     healthy: Seconds = 15
 
 
+class GatewayProbe(Strict):
+    """The bounded prober that counts the requests a hand-over drops (new connection per request)."""
+
+    enabled: bool = True
+    rate: float = Field(default=400, gt=0, le=2000)  # requests per second, at most
+
+
 MANUAL_ROOT = "F:\\flatnet"  # the manual's Windows layout, the default for Windows flavors
 
 
@@ -115,7 +122,7 @@ class GatewayComponent(Strict):
     @classmethod
     def _windows_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("flavor") == "windows":
-            data = {"root": MANUAL_ROOT, "binary": "nginx.exe", "lua_check": None, **data}
+            data = {"root": MANUAL_ROOT, "binary": "nginx.exe", "lua_check": None, "handover": "stop-start", **data}
         return data
 
     host: str
@@ -136,6 +143,16 @@ class GatewayComponent(Strict):
     front: HealthCheck
     health: HealthCheck
     timeouts: GatewayTimeouts = GatewayTimeouts()
+    # binary-upgrade: nginx's USR2/WINCH/QUIT, no request refused (POSIX only).
+    # stop-start: the manual's method, the only one on Windows.
+    handover: Literal["binary-upgrade", "stop-start"] = "binary-upgrade"
+    probe: GatewayProbe = GatewayProbe()
+
+    @model_validator(mode="after")
+    def _handover_fits_flavor(self) -> GatewayComponent:
+        if self.handover == "binary-upgrade" and self.flavor == "windows":
+            raise ValueError("handover: nginx on Windows has no binary upgrade; use stop-start")
+        return self
 
     @field_validator("install_dir", "staging_dir", "old_dir", "failed_dir", "backups_dir")
     @classmethod

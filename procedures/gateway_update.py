@@ -60,14 +60,8 @@ class GatewayUpdate:
     def test_staged_config(self) -> None:
         self.gateway.config_test(self.gateway.staging)
 
-    def stop_old(self) -> None:
-        self.gateway.stop()
-
-    def swap_in(self) -> None:
-        self.gateway.swap_in()
-
-    def start(self) -> None:
-        self.gateway.start()
+    def take_over(self) -> None:
+        self.gateway.take_over()
 
     # -- 動作確認 (verification) ---------------------------------------------------
     def verify_new_version(self) -> None:
@@ -78,37 +72,30 @@ class GatewayUpdate:
         self.decide.latency("the gateway front page", self.gateway.front_seconds)
         record.data("versions", {"before": self.version_before, "after": self.target_version})
 
+    def retire_previous(self) -> None:
+        self.gateway.retire_previous()
+
     # -- ロールバック (rollback) ----------------------------------------------------
     def _recorded_backup(self) -> backups.Backup:
         if self.backup is None:
             self.backup = backups.latest(self.gateway.host, self.gateway.path(self.gateway.c.backups_dir), "gateway")
         return self.backup
 
-    def stop_new(self) -> None:
-        """Stop the gateway only if it is the new release; the old one is never stopped for nothing."""
-        if self.progress.nothing_to_undo():
-            return
-        if self.gateway.swapped_in():
-            self.gateway.stop()
-        else:
-            record.text("stop the new gateway", "the new release was never swapped in: the live gateway stays up")
-
-    def swap_back(self) -> None:
-        if not self.progress.nothing_to_undo():
-            self.gateway.swap_back()
-
-    def start_previous(self) -> None:
-        if not self.progress.nothing_to_undo():
-            self.gateway.start()
-
-    def verify_previous_version(self) -> None:
-        if self.progress.nothing_to_undo():
-            return
+    def _version_before(self) -> str:
         backup = self._recorded_backup()
         expected = self.version_before or backup.facts.get("version_before")
         if not expected:
             raise VerificationFailed(f"backup {backup.path} does not record the version before the update")
-        self.gateway.wait_serving(expected)
+        return str(expected)
+
+    def take_back(self) -> None:
+        """Hand the gateway back to the previous release; the old one is never stopped for nothing."""
+        if not self.progress.nothing_to_undo():
+            self.gateway.take_back(self._version_before())
+
+    def verify_previous_version(self) -> None:
+        if not self.progress.nothing_to_undo():
+            self.gateway.wait_serving(self._version_before())
 
     def verify_config_matches_backup(self) -> None:
         if self.progress.nothing_to_undo():

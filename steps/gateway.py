@@ -46,19 +46,9 @@ def config_test(gateway_update: GatewayUpdate) -> None:
     gateway_update.test_staged_config()
 
 
-@when("the old gateway is stopped")
-def stop_old(gateway_update: GatewayUpdate) -> None:
-    gateway_update.stop_old()
-
-
-@when("the new release is swapped into place")
-def swap_in(gateway_update: GatewayUpdate) -> None:
-    gateway_update.swap_in()
-
-
-@when("the gateway is started")
-def start(gateway_update: GatewayUpdate) -> None:
-    gateway_update.start()
+@when("the new release takes over from the running gateway")
+def take_over(gateway_update: GatewayUpdate) -> None:
+    gateway_update.take_over()
 
 
 @then("the gateway serves the new version")
@@ -66,19 +56,14 @@ def serves_new(gateway_update: GatewayUpdate) -> None:
     gateway_update.verify_new_version()
 
 
-@when("the new gateway is stopped")
-def stop_new(gateway_update: GatewayUpdate) -> None:
-    gateway_update.stop_new()
+@then("the previous gateway is retired")
+def retire_previous(gateway_update: GatewayUpdate) -> None:
+    gateway_update.retire_previous()
 
 
-@when("the previous release is moved back into place")
-def swap_back(gateway_update: GatewayUpdate) -> None:
-    gateway_update.swap_back()
-
-
-@when("the previous gateway is started")
-def start_previous(gateway_update: GatewayUpdate) -> None:
-    gateway_update.start_previous()
+@when("the previous release takes over from the new one")
+def take_back(gateway_update: GatewayUpdate) -> None:
+    gateway_update.take_back()
 
 
 @then("the gateway serves the version from before the update")

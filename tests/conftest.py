@@ -92,6 +92,15 @@ def run_with_inventory(tmp_path: Path, feature: str, inventory: dict, plan: dict
                         "--plan", str(tmp_path / "plan.yaml"), *args, env=env)
 
 
+def with_gateway_settings(lab: Lab, tmp_path: Path, **settings: object) -> list[str]:
+    """``--inventory``/``--plan`` arguments: the lab's own files, with the gateway's settings changed."""
+    inventory = yaml.safe_load(lab.inventory_path.read_text())
+    inventory["components"]["gateway"] |= settings
+    path = tmp_path / "lab-inventory.yaml"
+    path.write_text(yaml.safe_dump(inventory))
+    return ["--inventory", str(path), "--plan", str(lab.plan_path)]
+
+
 @pytest.fixture
 def features(lab: Lab, tmp_path: Path):
     return lambda *args, **kw: run_features(lab, tmp_path, *args, **kw)

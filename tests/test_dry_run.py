@@ -17,7 +17,7 @@ from tests.conftest import Run, cni_machine_lock, run_features, running_lab
 # feature → actions its preview must list (by purpose), in order
 EXPECTED = {
     "features/gateway_update.feature": ["copy into the backup", "test the staged configuration (nginx -t)",
-                                        "stop the gateway", "start the gateway"],
+                                        "binary upgrade: new master (USR2), old workers leave (WINCH)"],
     "features/monitoring_update.feature": ["create the maintenance silence", "set the new image tags",
                                            "pull the new images", "stop the stack", "start the stack"],
     "features/nebula_update.feature": ["down the service", "up the service"],
@@ -87,7 +87,7 @@ def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path)
     run = run_features(dlab, tmp_path, "features/gateway_update.feature", "--dry-run")
     evidence = "\n".join(p.read_text() for p in run.results.glob("*-attachment.*"))
     live, old = dlab.flatnet / "openresty", dlab.flatnet / "openresty-old"
-    assert f"mv {live} {old}" in evidence and f"cd {live} && {live}/nginx -s stop" in evidence
+    assert f"mv {live} {old}" in evidence and 'kill -USR2 \\"$old\\"' in evidence
     assert "the resolved plan (dry run)" in "\n".join(p.read_text() for p in run.results.glob("*-result.json"))
 
 

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import pytest
 import yaml
 
 from procedures.lab import Lab, gateway
-from tests.conftest import PROJECT, Run, cni_machine_lock, run_features, running_lab
+from tests.conftest import PROJECT, Run, cni_machine_lock, run_features, running_lab, with_gateway_settings
 from tests.test_gateway_update import live_hashes, served_version
 from tests.test_monitoring import active_silences, stack, tree_hashes
 from tests.test_safety import lock_file, start_features, wait_for
@@ -218,7 +219,8 @@ def killed_mid_swap(lab: Lab, tmp_path: Path) -> str:
     """kill -9 between the two renames of the swap: the live folder is gone, the old one is aside."""
     before = live_hashes(lab)
     paused = lab.root / "maintenance/journal.paused"
-    run = start_features(lab, tmp_path, env={"FLATNET_PAUSE_AT": "after:the old gateway is stopped"})
+    pause = "after:the staged configuration passes the config test"
+    run = start_features(lab, tmp_path, env={"FLATNET_PAUSE_AT": pause})
     wait_for(paused.exists)
     (lab.flatnet / "openresty").rename(lab.flatnet / "openresty-old")  # the first rename, as the swap does
     run.send_signal(signal.SIGKILL)
@@ -248,21 +250,50 @@ def corrupt_backup(lab: Lab, tmp_path: Path) -> str:
     return observed + "; the altered file is named; nothing overwritten"
 
 
-def port_in_use(lab: Lab, tmp_path: Path) -> str:
-    """Another program takes the gateway's port while it is stopped: neither release can start."""
-    paused = lab.root / "maintenance/journal.paused"
-    run = start_features(lab, tmp_path, env={"FLATNET_PAUSE_AT": "after:the old gateway is stopped"})
-    wait_for(paused.exists)
-    squatter = socket.socket()
-    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    squatter.bind(("127.0.0.1", lab.state.http_port))
-    squatter.listen()
-    try:
-        paused.unlink()
-        out, _ = run.communicate(timeout=120)
-    finally:
-        squatter.close()
-    return incident(Run(run.returncode, out, tmp_path))
+class Squatter:
+    """Another program trying, every millisecond, to take the gateway's port for itself."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.socket, self.stop = port, socket.socket(), threading.Event()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.thread = threading.Thread(target=self._try, daemon=True)
+        self.took_it = False
+
+    def _try(self) -> None:
+        while not self.stop.wait(0.001):
+            try:
+                self.socket.bind(("127.0.0.1", self.port))
+            except OSError:
+                continue
+            self.socket.listen()
+            self.took_it = True
+            return
+
+    def __enter__(self) -> Squatter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.socket.close()
+
+
+def port_taken_stop_start(lab: Lab, tmp_path: Path) -> str:
+    """The manual's stop-start: the port is free for a moment, and another program takes it."""
+    with Squatter(lab.state.http_port) as squatter:
+        run = run_features(lab, tmp_path, GATEWAY, *with_gateway_settings(lab, tmp_path, handover="stop-start"))
+    assert squatter.took_it
+    return incident(run)
+
+
+def port_taken_binary_upgrade(lab: Lab, tmp_path: Path) -> str:
+    """The binary upgrade hands the listening socket over: the port is never free to take."""
+    with Squatter(lab.state.http_port) as squatter:
+        run = run_features(lab, tmp_path, GATEWAY)
+    assert run.rc == 0 and not squatter.took_it, run.output
+    assert served_version(lab) == gateway.NEW_VERSION
+    return "updated; the port was never free"
 
 
 ROWS = {
@@ -284,10 +315,12 @@ ROWS = {
                                    killed_mid_swap),
     "monitoring-corrupt-backup": Row("monitoring config rollback", "a backed-up file altered",
                                      "incident, exit 12", "gm", corrupt_backup),
-    "gateway-stuck-stop": Row("gateway update", "new gateway ignores stop", "incident, exit 12", "throwaway",
+    "gateway-stuck-stop": Row("gateway update", "new gateway ignores stop and quit", "incident, exit 12", "throwaway",
                               stuck_stop),
-    "gateway-port-in-use": Row("gateway update", "another program takes the port during the swap",
-                               "incident, exit 12", "throwaway", port_in_use),
+    "gateway-port-in-use": Row("gateway update (stop-start)", "another program takes the port during the swap",
+                               "incident, exit 12", "throwaway", port_taken_stop_start),
+    "gateway-port-squatter": Row("gateway update", "another program tries to take the port during the hand-over",
+                                 "updated", "throwaway", port_taken_binary_upgrade),
     "monitoring-missing-tag": Row("monitoring images", "registry lacks the planned tag", "unchanged", "gm",
                                   monitoring_fault("missing-image-tag", "images")),
     "monitoring-bad-config": Row("monitoring config", "config fails promtool", "rolled back", "gm",

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import threading
+import json
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
 
 import httpx
 import pytest
 
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import owned_pids
+from procedures.prober import Prober
+from tests.conftest import with_gateway_settings
 
 FEATURE = "features/gateway_update.feature"
 
@@ -28,42 +31,31 @@ def served_version(lab: Lab) -> str:
     return httpx.get(f"http://127.0.0.1:{lab.state.api_port}/api/health", timeout=5).json()["version"]
 
 
-class Prober:
-    """Counts failed requests to the live gateway while a procedure runs (bounded, loopback only)."""
-
-    def __init__(self, url: str, max_seconds: float = 120) -> None:
-        self.url, self.max_seconds = url, max_seconds
-        self.ok = self.failed = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            try:
-                httpx.get(self.url, timeout=2).raise_for_status()
-                self.ok += 1
-            except httpx.HTTPError:
-                self.failed += 1
-            time.sleep(0.005)
-
-
 def steps_of(result: dict) -> list[str]:
     return [s["name"] for s in result.get("steps", [])]
 
 
+def attached(run, name: str) -> list[dict]:
+    """Every JSON attachment called ``name`` anywhere in the run's results, in order."""
+    def walk(node: dict) -> Iterator[dict]:
+        for attachment in node.get("attachments", []):
+            if attachment["name"] == name:
+                yield json.loads((run.results / attachment["source"]).read_text())
+        for step in node.get("steps", []):
+            yield from walk(step)
+    return [found for result in run.result_files() for found in walk(result)]
+
+
 def test_update_installs_the_new_release(lab: Lab, features) -> None:
+    pid_before = lab.gateway_pid()
     run = features(FEATURE)
     assert run.rc == 0, run.output
     assert served_version(lab) == gateway.NEW_VERSION
+    [handover] = attached(run, "hand-over to the new release")
+    assert handover["method"] == "binary-upgrade" and handover["failed"] == 0 and handover["requests"] > 0
+    [masters] = attached(run, "masters")
+    assert masters["previous"] == pid_before and lab.gateway_pid() == masters["new"] != pid_before
+    assert not (lab.flatnet / "logs/nginx.pid.oldbin").exists()  # the previous master was retired
     [result] = run.result_files()
     assert result["status"] == "passed"
     assert any(s.startswith("ROLLBACK gateway-rollback: not needed") for s in steps_of(result))
@@ -80,7 +72,7 @@ def test_update_selected_with_k(lab: Lab, features) -> None:
 def test_a_faulty_release_is_rolled_back(lab: Lab, features, fault: str) -> None:
     before = live_hashes(lab)
     pid_before = lab.gateway_pid()
-    with Prober(f"http://127.0.0.1:{lab.state.api_port}/api/health") as prober:
+    with Prober(f"http://127.0.0.1:{lab.state.http_port}/", rate=300) as prober:
         run = features(FEATURE, "--lab-fault", fault)
 
     assert run.rc == 1, run.output
@@ -92,11 +84,35 @@ def test_a_faulty_release_is_rolled_back(lab: Lab, features, fault: str) -> None
     failed_step = next(s for s in result["steps"] if s["status"] != "passed")
     [rollback] = [s for s in failed_step["steps"] if s["name"].startswith("ROLLBACK: ")]
     assert failed_step["name"] in rollback["name"]
-    assert [s["status"] for s in rollback["steps"]] == ["passed"] * 5
+    assert [s["status"] for s in rollback["steps"]] == ["passed"] * 3
     assert all(s["status"] == "skipped" for s in result["steps"][result["steps"].index(failed_step) + 1:])
-    if fault in ("bad-config", "lua-error"):
-        assert prober.failed == 0 and prober.ok > 0
-        assert lab.gateway_pid() == pid_before, "the old gateway must never be stopped"
+    assert prober.report.failed == 0 and prober.report.requests > 100, prober.report
+    assert lab.gateway_pid() == pid_before, "the old master must never be stopped"
+
+
+def test_the_manual_stop_start_hand_over_is_still_there(lab: Lab, features, tmp_path: Path) -> None:
+    pid_before = lab.gateway_pid()
+    run = features(FEATURE, *with_gateway_settings(lab, tmp_path, handover="stop-start"))
+    assert run.rc == 0, run.output
+    [handover] = attached(run, "hand-over to the new release")
+    assert handover["method"] == "stop-start" and handover["requests"] > 0
+    assert served_version(lab) == gateway.NEW_VERSION and lab.gateway_pid() != pid_before
+
+
+def test_the_prober_measures_an_outage(lab: Lab) -> None:
+    live = lab.flatnet / "openresty"
+    with Prober(f"http://127.0.0.1:{lab.state.http_port}/", rate=200) as prober:
+        time.sleep(0.2)
+        subprocess.run([live / "nginx", "-s", "stop"], check=True)
+        while lab.gateway_pid() is not None:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        lab.start_gateway()
+        time.sleep(0.2)
+    report = prober.report
+    assert report.failed > 10 and report.requests > report.failed
+    assert 300 <= report.unavailable_ms < 2000, report
+    assert set(report.errors) <= {"ConnectionRefusedError", "ConnectionResetError"}
 
 
 def test_a_rollback_that_fails_is_loud(lab: Lab, features) -> None:

@@ -2,21 +2,33 @@
 
 Facts (``version``, ``is_running``, ``health``) only read. Operations change
 the target, record their evidence, and are safe to repeat: each looks at the
-folders first, so a rollback works whatever point the update reached.
+folders and the masters first, so a rollback works whatever point the update
+reached.
 
-The manual's swap, with the folder names from the inventory::
+The manual's folders, with the names from the inventory::
 
     openresty      -> openresty-old       (update)
     openresty-new  -> openresty
     openresty      -> openresty-failed    (rollback)
     openresty-old  -> openresty
+
+How the new release takes over (``handover``):
+
+- ``binary-upgrade`` (POSIX): the folders are swapped under the running
+  master, then nginx's own binary upgrade (USR2, WINCH) starts a master from
+  the live folder, now the new release, on the inherited listening sockets.
+  No connection is refused. The old master stays idle until the update is
+  verified, so a rollback before that is a HUP away.
+- ``stop-start``: the manual's stop, rename, start; the only way on Windows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +37,7 @@ from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import ApiError, DriverError, VerificationFailed
 from procedures.http import Http, Reply
+from procedures.prober import Prober, ProbeReport
 from procedures.secrets import Secret
 
 if TYPE_CHECKING:
@@ -54,6 +67,7 @@ class Gateway:
         self.host = host
         self.c = component
         self.http = http or Http(timeout=component.health.timeout)
+        self.last_probe: ProbeReport | None = None  # what the prober saw during the last hand-over
 
     # -- paths -----------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -89,10 +103,17 @@ class Gateway:
 
     def pid(self) -> int | None:
         """PID of the running master, from the pid file, if that process is alive."""
+        return self._master(self.c.pid_file, "check whether the gateway runs")
+
+    def previous_pid(self) -> int | None:
+        """PID of the master a binary upgrade left idle (``nginx.pid.oldbin``), if alive."""
+        return self._master(self.c.pid_file + ".oldbin", "check for the previous master")
+
+    def _master(self, pid_file: str, purpose: str) -> int | None:
         out = self.host.run(
-            f"p=$(cat {sh(self.path(self.c.pid_file))} 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null"
+            f"p=$(cat {sh(self.path(pid_file))} 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null"
             " && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null && echo $p",
-            check=False, purpose="check whether the gateway runs",
+            check=False, purpose=purpose,
         )
         return int(out.stdout) if out.rc == 0 and out.stdout.strip().isdigit() else None
 
@@ -194,6 +215,88 @@ class Gateway:
             files.move(self.live, self.failed)
         files.move(self.old, self.live)
         return True
+
+    # -- hand-over -------------------------------------------------------------
+    def take_over(self) -> None:
+        """Swap the staged release in and let it take over from the running gateway, under the prober."""
+        with self._probed("hand-over to the new release"):
+            if self.c.handover == "binary-upgrade":
+                self.swap_in()
+                self._upgrade_master()
+            else:
+                self.stop()
+                self.swap_in()
+                self.start()
+
+    def retire_previous(self) -> None:
+        """Let the idle previous master finish its connections and exit (binary upgrade only)."""
+        old = self.previous_pid() if self.c.handover == "binary-upgrade" else None
+        if old is None:
+            record.text("retire the previous master", "no previous master is left running")
+            return
+        self.host.run(f"kill -QUIT {old}", purpose="let the previous master exit gracefully (QUIT)", change=True)
+        self._wait(lambda: self.previous_pid() is None, self.c.timeouts.stop, "the previous master to exit")
+
+    def take_back(self, expected_version: str) -> None:
+        """The previous release serves again, whatever point the update reached; repeating is harmless."""
+        if self.c.handover == "stop-start":
+            if self.swapped_in():
+                self.stop()
+                self.swap_back()
+            self.start()
+            return
+        with self._probed("hand-back to the previous release"):
+            self.swap_back()
+            old = self.previous_pid()
+            if old is not None:  # still idle: its workers come back, the new master goes
+                self.host.run(f"kill -HUP {old}", purpose="the previous master starts workers again (HUP)",
+                              change=True)
+                self._nginx(self.failed, "-s", "quit", check=True, purpose="shut the new release down (quit)",
+                            change=True)
+                self._wait(lambda: self.pid() == old, self.c.timeouts.stop, "the new release's master to exit")
+            elif not self.is_running():
+                self.start()
+            elif self.health().version != expected_version:  # the previous master was already retired
+                self._upgrade_master()
+                self.retire_previous()
+
+    def _upgrade_master(self) -> None:
+        """USR2 → a new master from the live folder on the inherited sockets; WINCH → old workers leave."""
+        steps = max(1, int(self.c.timeouts.start / 0.01))
+        pid_file, log = sh(self.path(self.c.pid_file)), sh(self.path(self.c.error_log))
+        out = self.host.run(
+            f"old=$(cat {pid_file}) && kill -0 \"$old\" || {{ echo 'no running master to upgrade' >&2; exit 3; }}\n"
+            f"size=$(stat -c %s {log} 2>/dev/null || echo 0); kill -USR2 \"$old\"; i=0\n"
+            f"while new=$(cat {pid_file} 2>/dev/null); [ -z \"$new\" ] || [ \"$new\" = \"$old\" ]"
+            " || ! kill -0 \"$new\" 2>/dev/null; do\n"
+            f"  if tail -c +$((size + 1)) {log} 2>/dev/null | grep -q 'new binary process [0-9]* exited'; then\n"
+            f"    echo 'the new master exited at start-up:' >&2; tail -c +$((size + 1)) {log} | tail -n 5 >&2; exit 4\n"
+            f"  fi\n  i=$((i + 1)); [ $i -lt {steps} ] || {{ echo 'no new master after {self.c.timeouts.start:g}s' >&2;"
+            " exit 5; }\n  sleep 0.01\ndone\n"
+            "kill -WINCH \"$old\" && echo \"$old $new\"",
+            purpose="binary upgrade: new master (USR2), old workers leave (WINCH)", change=True)
+        if out.stdout.strip():
+            old, new = out.stdout.split()
+            record.data("masters", {"previous": int(old), "new": int(new)})
+
+    @contextlib.contextmanager
+    def _probed(self, what: str) -> Iterator[None]:
+        """Time the block and, when the probe is on, count the requests it drops; recorded even if it fails."""
+        if not self.c.probe.enabled or dryrun.active():
+            yield
+            return
+        started = time.monotonic()
+        prober = Prober(str(self.c.front.url), rate=self.c.probe.rate, limit=self.c.timeouts.start + 30)
+        try:
+            with prober:
+                try:
+                    yield
+                finally:
+                    time.sleep(min(0.05, 5 * prober.interval))  # an outage that starts as the block ends
+        finally:
+            self.last_probe = prober.report
+            record.data(what, {"method": self.c.handover, "seconds": round(time.monotonic() - started, 3),
+                               **prober.report.as_record()})
 
     def swapped_in(self) -> bool:
         """Whether this maintenance moved a new release into the live folder."""

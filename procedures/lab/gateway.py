@@ -11,7 +11,7 @@ Faulty releases model what goes wrong with a real upgrade:
 - ``bad-config``: the build lacks the Lua module the site config uses, so ``nginx -t`` fails;
 - ``lua-error``: its bundled Lua does not compile; ``nginx -t`` passes, start fails;
 - ``unhealthy``: starts, but its health endpoint answers 503;
-- ``stuck-stop``: unhealthy, and refuses to stop, so the rollback cannot proceed.
+- ``stuck-stop``: unhealthy, and refuses to stop or quit, so the rollback cannot proceed.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _MODULES = "/usr/lib/nginx/modules"
 _ALL_MODULES = f"load_module {_MODULES}/ndk_http_module.so; load_module {_MODULES}/ngx_http_lua_module.so;"
 _NO_LUA = f"load_module {_MODULES}/ndk_http_module.so;"
 _STOP_GUARD = """case " $* " in
-  *" -s stop "*) echo "nginx: [alert] kill($(cat "$here/../logs/nginx.pid"), 15) failed" \\
+  *" -s stop "*|*" -s quit "*) echo "nginx: [alert] kill($(cat "$here/../logs/nginx.pid"), 15) failed" \\
                     "(1: Operation not permitted)" >&2; exit 1 ;;
 esac
 """
