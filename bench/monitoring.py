@@ -16,21 +16,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+from common import PROJECT, timed
 
-from procedures.lab import Lab  # noqa: E402
-from procedures.lab.podman import PROMETHEUS  # noqa: E402
-
-
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+from procedures.lab import Lab
+from procedures.lab.podman import PROMETHEUS
 
 
 def baseline_scripts(lab: Lab) -> dict[str, str]:

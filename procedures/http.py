@@ -6,6 +6,7 @@ a real site's servers are reached by the same code.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +38,25 @@ class Reply:
             return None
 
 
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifying, with no CA: every TLS handshake fails
+
+
 class Http:
     """A small recorded HTTP client with a timeout on every call."""
 
     def __init__(self, *, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(timeout=timeout, trust_env=False)
+        self._timeout, self._given = timeout, client
+        self._clients: dict[str, httpx.Client] = {}
+
+    def _client_for(self, url: str) -> httpx.Client:
+        """One client per scheme, made on first use: loading the CA store costs 50 ms, and plain
+        ``http://`` never needs it (that client trusts no CA at all, so it could not speak TLS if asked)."""
+        if self._given is not None:
+            return self._given
+        tls = url.lower().startswith("https:")
+        if (key := "https" if tls else "http") not in self._clients:
+            self._clients[key] = httpx.Client(timeout=self._timeout, trust_env=False, verify=True if tls else _NO_TLS)
+        return self._clients[key]
 
     def request(self, method: str, url: str, *, token: Secret | None = None, record_it: bool = True,
                 **kwargs: Any) -> Reply:
@@ -54,7 +69,7 @@ class Http:
             headers["Authorization"] = f"Bearer {token.reveal()}"
         started = time.monotonic()
         try:
-            response = self._client.request(method, url, headers=headers, **kwargs)
+            response = self._client_for(url).request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             seconds = time.monotonic() - started
             if record_it:
@@ -71,4 +86,6 @@ class Http:
         return self.request("GET", url, **kwargs)
 
     def close(self) -> None:
-        self._client.close()
+        for client in [self._given, *self._clients.values()]:
+            if client is not None:
+                client.close()

@@ -316,7 +316,7 @@ class Gateway:
                 answers = health.front is not None or health.api is not None
                 raise VerificationFailed(_describe_unhealthy(health, version, expected_version),
                                          failure_class="partly_broken" if answers else "service_down")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def snapshot(self, folder: str | None = None) -> dict[str, backups.FileEntry]:
         """Hashes of the backed-up paths as they are now in ``folder`` (default: live)."""
@@ -343,7 +343,7 @@ class Gateway:
         while not condition():
             if time.monotonic() >= deadline:
                 raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
 
 def _describe_unhealthy(health: Health, version: str | None, expected: str) -> str:

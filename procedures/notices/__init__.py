@@ -8,14 +8,13 @@ so a later run (or a checklist) can tell that the announcement went out.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-
-import jinja2
 
 from procedures import dryrun, record
 from procedures.errors import ConfigError, DeliveryFailed
@@ -25,12 +24,19 @@ from procedures.plan import Plan, Window
 Kind = Literal["announcement", "completion", "rollback", "escalation"]
 LEDGER = "deliveries.json"
 
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("procedures.notices", "templates"),
-    undefined=jinja2.StrictUndefined,  # a missing value is an error, never an empty blank in a notice
-    keep_trailing_newline=True,
-    autoescape=False,  # plain text mail
-)
+
+
+@functools.cache
+def _templates() -> Any:
+    """Built on first use: Jinja2 costs a tenth of a second at start-up, and most runs send no notice."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("procedures.notices", "templates"),
+        undefined=jinja2.StrictUndefined,  # a missing value is an error, never an empty blank in a notice
+        keep_trailing_newline=True,
+        autoescape=False,  # plain text mail
+    )
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,10 @@ def render(kind: Kind, plan: Plan, **facts: Any) -> Notice:
     if kind == "announcement" and (plan.window is None or plan.impact is None or plan.owner is None):
         raise ConfigError("the announcement needs the plan's window, impact and owner")
     window = japanese_window(plan.window) if plan.window else ""
+    import jinja2
+
     try:
-        text = _templates.get_template(f"{kind}.j2").render(plan=plan, window=window, **facts)
+        text = _templates().get_template(f"{kind}.j2").render(plan=plan, window=window, **facts)
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"the {kind} notice cannot be filled: {exc.message}") from exc
     head, _, body = text.partition("\n\n")

@@ -15,6 +15,7 @@ with ``EXIT_ROLLBACK_FAILED``.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ import allure
 import pytest
 from _pytest.outcomes import Failed
 
-from procedures import incident, notices
+from procedures import incident, notices, record
 from procedures.errors import ProcedureError, RollbackFailed
 from procedures.plugin import embed, safety
 
@@ -59,9 +60,12 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
         if link in done:
             continue
         done.add(link)
+        started = time.monotonic()
         try:
             with safety.rolling_back():
                 run_rollback(request, find_rollback(feature, link, features_dir), step, exception)
+            record.data("time to rollback", {"rollback": link, "seconds": round(time.monotonic() - started, 3),
+                                             "from": "the failed step", "to": "the rollback's last check passed"})
         except RollbackFailed as exc:
             request.node.stash[ROLLBACK_ERROR] = exc
             _mark_failed(request, str(exc))
