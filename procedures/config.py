@@ -7,6 +7,7 @@ as names of environment variables (``*_env`` fields), never as values.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -62,7 +63,7 @@ class Strict(BaseModel):
 class HostSpec(Strict):
     """How to reach one machine."""
 
-    transport: Literal["local", "ssh", "winrm"]
+    transport: Literal["local", "ssh", "winrm", "ansible"]
     address: str = "127.0.0.1"
     port: Port | None = None
     user: str | None = None
@@ -72,6 +73,7 @@ class HostSpec(Strict):
     connect_timeout: Seconds = 10
     command_timeout: Seconds = 120
     lock_dir: AbsolutePath | None = None  # where the maintenance lock lives (default: F:\flatnet, /var/lib/flatnet)
+    ansible_inventory: Path | None = None  # ansible only: the inventory that says how to reach ``address``
     # WinRM only
     scheme: Literal["https", "http"] = "https"
     auth: Literal["ntlm", "kerberos", "basic", "certificate"] = "ntlm"
@@ -82,7 +84,9 @@ class HostSpec(Strict):
 
     @model_validator(mode="after")
     def _remote_needs_user(self) -> HostSpec:
-        if self.transport != "local" and not self.user:
+        if (self.transport == "ansible") != (self.ansible_inventory is not None):
+            raise ValueError("'ansible_inventory' goes with transport ansible, and only with it")
+        if self.transport not in ("local", "ansible") and not self.user:
             raise ValueError(f"a {self.transport} host needs 'user'")
         return self
 
@@ -276,11 +280,69 @@ class NebulaComponent(Strict):
     cert_min_days: Annotated[int, Field(ge=0)] = 30
 
 
+class AnsibleSource(Strict):
+    """Fleet members from an Ansible inventory a team already keeps: the hosts of ``group``.
+
+    Each host is reached as Ansible would (testinfra's ansible backend), and its
+    ``flatnet_gateway`` variable, a mapping, overrides the fleet's defaults.
+    """
+
+    inventory: Path
+    group: str = "all"
+    lock_dir: AbsolutePath | None = None  # where the maintenance lock lives on its hosts
+
+
+class GatewayFleet(Strict):
+    """Many gateways updated as a rolling update: listed ``members``, or the hosts of an Ansible group.
+
+    A member is a gateway component: the ``defaults`` with the member's own
+    values over them (``host`` names an entry under ``hosts``).
+    """
+
+    defaults: dict[str, Any] = {}
+    members: dict[str, dict[str, Any]] = {}
+    ansible: AnsibleSource | None = None
+
+    @model_validator(mode="after")
+    def _members_are_gateways(self) -> GatewayFleet:
+        if bool(self.members) == bool(self.ansible):
+            raise ValueError("list 'members' or name an 'ansible' inventory, exactly one of them")
+        for name, overrides in self.members.items():
+            try:
+                GatewayComponent.model_validate(self.defaults | overrides)
+            except ValidationError as exc:
+                raise ValueError(f"member {name!r}: {_first_error(exc)}") from None
+        return self
+
+    def component(self, name: str, overrides: dict[str, Any]) -> GatewayComponent:
+        return GatewayComponent.model_validate(_merged(self.defaults, overrides))
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, mapping by mapping (a member's ``front.url`` keeps the default ``front`` rest)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
+
+
 class Components(Strict):
     gateway: GatewayComponent | None = None
     monitoring: MonitoringComponent | None = None
     cni: CniComponent | None = None
     nebula: NebulaComponent | None = None
+    gateway_fleet: GatewayFleet | None = None
+
+    def single(self) -> Iterator[tuple[str, Any]]:
+        """The components that live on one host each (not the fleet), as (name, component)."""
+        for name, component in self:
+            if component is not None and name != "gateway_fleet":
+                yield name, component
 
 
 class Inventory(Strict):
@@ -292,12 +354,18 @@ class Inventory(Strict):
 
     @model_validator(mode="after")
     def _hosts_exist(self) -> Inventory:
-        for name, component in self.components:
-            if component is not None and component.host not in self.hosts:
+        for name, component in self.components.single():
+            if component.host not in self.hosts:
                 known = ", ".join(sorted(self.hosts)) or "none"
                 raise ValueError(
                     f"components.{name}.host names {component.host!r}, which is not under hosts (known: {known})"
                 )
+        fleet = self.components.gateway_fleet
+        for member, overrides in (fleet.members if fleet else {}).items():
+            host = (fleet.defaults | overrides)["host"] if fleet else None
+            if host not in self.hosts:
+                raise ValueError(f"components.gateway_fleet.members.{member}.host names {host!r}, "
+                                 "which is not under hosts")
         return self
 
 

@@ -14,6 +14,7 @@ from procedures.drivers.gateway import Gateway, gateway_for
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.drivers.nebula import NebulaNode, node_for
 from procedures.errors import ConfigError
+from procedures.fleet import Member, ansible_members
 from procedures.host import Host
 from procedures.journal import NAME as JOURNAL_NAME
 from procedures.journal import Journal
@@ -40,6 +41,7 @@ class Maintenance:
     inventory_path: Path
     plan_path: Path
     _hosts: dict[str, Host] = field(default_factory=dict, repr=False)
+    _fleet: list[Member] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, inventory_path: Path, plan_path: Path) -> Maintenance:
@@ -50,6 +52,22 @@ class Maintenance:
         if name not in self._hosts:
             self._hosts[name] = Host(name, self.inventory.hosts[name])
         return self._hosts[name]
+
+    def fleet(self) -> list[Member]:
+        """The gateway fleet's members, listed or read from the Ansible inventory (once per run)."""
+        fleet = self.inventory.components.gateway_fleet
+        if fleet is None:
+            return []
+        if self._fleet is None:
+            if fleet.ansible is None:
+                members = {name: fleet.component(name, overrides) for name, overrides in fleet.members.items()}
+            else:
+                members = {}
+                for name, spec, overrides in ansible_members(fleet.ansible):
+                    self._hosts.setdefault(name, Host(name, spec))
+                    members[name] = fleet.component(name, {"host": name} | overrides)
+            self._fleet = [Member(name, gateway_for(self.host(c.host), c)) for name, c in members.items()]
+        return self._fleet
 
     def gateway(self) -> Gateway:
         component = self._component("gateway")
@@ -88,11 +106,12 @@ class Maintenance:
     def locks(self, run_pid: int) -> list[MaintenanceLock]:
         """One lock per host the inventory's components live on."""
         info = LockInfo.mine(self.plan.id, str(self.run_dir), run_pid)
-        names = sorted({c.host for _, c in self.inventory.components if c is not None})
-        return [MaintenanceLock(self.host(name), self._lock_dir(name), info) for name in names]
+        names = {c.host for _, c in self.inventory.components.single()}
+        names |= {member.gateway.host.name for member in self.fleet()}
+        return [MaintenanceLock(self.host(name), self._lock_dir(name), info) for name in sorted(names)]
 
     def _lock_dir(self, name: str) -> str:
-        spec = self.inventory.hosts[name]
+        spec = self.host(name).spec
         return spec.lock_dir or (MANUAL_ROOT if spec.transport == "winrm" else "/var/lib/flatnet")
 
     def silence(self) -> MaintenanceSilence | None:

@@ -225,6 +225,26 @@ class Retention(Strict):
     backup_max_age_hours: Annotated[float, Field(gt=0)] = 24
 
 
+class Rolling(Strict):
+    """How a fleet is updated, as Ansible's ``serial`` and ``max_fail_percentage`` would say it.
+
+    ``serial`` is a batch size, or a percentage of the fleet (rounded down, at
+    least one host). A batch whose failed hosts exceed ``max_fail_percentage``
+    stops the roll (0: the first failure stops it). Failed hosts are always
+    rolled back; ``rollback_updated`` says whether the hosts already updated
+    are rolled back too when the roll stops.
+    """
+
+    serial: Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^(100|[1-9][0-9]?)%$")] = 1
+    max_fail_percentage: Annotated[float, Field(ge=0, le=100)] = 0
+    rollback_updated: bool = False
+
+    def batches(self, names: list[str]) -> list[list[str]]:
+        size = self.serial if isinstance(self.serial, int) else int(len(names) * int(self.serial[:-1]) / 100)
+        size = max(1, size)
+        return [names[i:i + size] for i in range(0, len(names), size)]
+
+
 class Plan(Strict):
     """What one maintenance changes, and everything the workflow needs to run it."""
 
@@ -240,6 +260,7 @@ class Plan(Strict):
     policy: DecisionPolicy = DecisionPolicy()
     staging: Staging | None = None
     retention: Retention = Retention()
+    rolling: Rolling = Rolling()
 
     @model_validator(mode="after")
     def _downtime_fits(self) -> Plan:

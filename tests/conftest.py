@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,11 +94,16 @@ def run_with_inventory(tmp_path: Path, feature: str, inventory: dict, plan: dict
 
 def with_gateway_settings(lab: Lab, tmp_path: Path, **settings: object) -> list[str]:
     """``--inventory``/``--plan`` arguments: the lab's own files, with the gateway's settings changed."""
-    inventory = yaml.safe_load(lab.inventory_path.read_text())
-    inventory["components"]["gateway"] |= settings
-    path = tmp_path / "lab-inventory.yaml"
-    path.write_text(yaml.safe_dump(inventory))
-    return ["--inventory", str(path), "--plan", str(lab.plan_path)]
+    return lab_files_changed(lab, tmp_path, lambda inventory, _: inventory["components"]["gateway"].update(settings))
+
+
+def lab_files_changed(lab: Lab, tmp_path: Path, change: Callable[[dict, dict], object]) -> list[str]:
+    """``--inventory``/``--plan`` arguments: copies of the lab's own files, after ``change(inventory, plan)``."""
+    inventory, plan = yaml.safe_load(lab.inventory_path.read_text()), yaml.safe_load(lab.plan_path.read_text())
+    change(inventory, plan)
+    (tmp_path / "lab-inventory.yaml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "lab-plan.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True))
+    return ["--inventory", str(tmp_path / "lab-inventory.yaml"), "--plan", str(tmp_path / "lab-plan.yaml")]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ procedure read like part of the test that ran them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import allure
@@ -126,6 +127,17 @@ class Scenarios:
     def run(self, wanted: str, title: str) -> None:
         _, template = find(wanted, self.features_dir)
         run(self.request, template, title)
+
+    def step_functions(self, wanted: str) -> list[tuple[str, Callable[..., object], list[str]]]:
+        """Each step of scenario ``wanted`` as (text, step function, the arguments it takes), to run elsewhere."""
+        _, template = find(wanted, self.features_dir)
+        found = []
+        for step in (s for s in template.render({}).steps if s.background is None):
+            context = get_step_function(request=self.request, step=step)
+            if context is None:
+                raise LookupError(f"no step definition matches {step.keyword} {step.name!r}")
+            found.append((f"{step.keyword} {step.name}", context.step_func, list(get_required_args(context.step_func))))
+        return found
 
     def rollbacks_of(self, wanted: str) -> list[str]:
         """The rollback ids a procedure links, each checked to exist; [] when the procedure is missing."""

@@ -19,6 +19,7 @@ TRANSPORTS: dict[str, str] = {
     "local": "procedures.transports.posix.LocalTransport",
     "ssh": "procedures.transports.posix.SshTransport",
     "winrm": "procedures.transports.winrm.WinRMTransport",
+    "ansible": "procedures.transports.posix.AnsibleTransport",
 }
 
 

@@ -7,8 +7,11 @@ transport reports ``CommandTimeout`` instead of hanging the run.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testinfra.backend import get_backend
@@ -65,3 +68,24 @@ class SshTransport(_PosixTransport):
             controlpersist=0,
             ssh_extra_args=" ".join(options),
         )
+
+
+class AnsibleTransport(_PosixTransport):
+    """A host of an existing Ansible inventory, reached as the inventory says (testinfra's ansible backend).
+
+    testinfra reads the inventory with ``ansible-inventory`` and connects by
+    the host's own variables (local, or ssh with its user, port and key), so
+    commands do not go through Ansible modules.
+    """
+
+    def __init__(self, name: str, spec: Any) -> None:
+        super().__init__(name, spec)
+        ansible_on_path()
+        self._backend = get_backend(f"ansible://{spec.address}", ansible_inventory=str(spec.ansible_inventory))
+
+
+def ansible_on_path() -> None:
+    """testinfra calls ``ansible-inventory`` by name: make ours (beside this Python) findable."""
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
