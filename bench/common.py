@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -20,6 +22,12 @@ sys.path.insert(0, str(PROJECT))
 from procedures.lab import Lab  # noqa: E402
 
 T = TypeVar("T")
+WORK = Path(tempfile.mkdtemp(prefix="bench-"))  # labs and records of this benchmark run; removed at exit
+atexit.register(shutil.rmtree, WORK, True)
+
+
+def scratch(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=WORK))
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -40,7 +48,7 @@ def median(values: Sequence[float]) -> float:
 @contextlib.contextmanager
 def throwaway_lab(parts: tuple[str, ...] = ("gateway",), **options: object) -> Iterator[tuple[Lab, float]]:
     """A fresh lab in a temporary folder, with its cold start time; always torn down."""
-    lab = Lab(Path(tempfile.mkdtemp(prefix="bench-")) / "lab")
+    lab = Lab(scratch("lab-") / "lab")
     try:
         cold = timed(lambda: lab.up(parts, **options))
         yield lab, cold
@@ -57,7 +65,7 @@ class PytestRun:
 
 def pytest_run(lab: Lab, *args: str, check: bool = True) -> PytestRun:
     """``python -m pytest ARGS`` against ``lab``, as an operator would type it, with its own results folder."""
-    results = Path(tempfile.mkdtemp(prefix="bench-allure-"))
+    results = scratch("allure-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", *args, f"--alluredir={results}"], cwd=PROJECT,
                           env=env | {"FLATNET_LAB_DIR": str(lab.root)}, capture_output=True, text=True, check=False)

@@ -24,12 +24,11 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import PROJECT, bash, measured, median, pytest_run, table, throwaway_lab, timed
+from common import PROJECT, bash, measured, median, pytest_run, scratch, table, throwaway_lab, timed
 
 from procedures.lab import Lab, gateway
 from procedures.prober import Prober, ProbeReport
@@ -112,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     colds, downs = [], []
     for _ in range(max(1, args.runs // 2)):
-        lab = Lab(Path(tempfile.mkdtemp(prefix="bench-")) / "lab")
+        lab = Lab(scratch("cold-") / "lab")
         colds.append(timed(lab.up))
         downs.append(timed(lab.down))
     with throwaway_lab() as (lab, _):

@@ -15,10 +15,8 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-from common import PROJECT, timed
+from common import PROJECT, scratch, timed
 
 from procedures.lab import Lab
 from procedures.lab.podman import PROMETHEUS
@@ -52,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-monitoring-")) / "lab"
+    root = scratch("monitoring-") / "lab"
     lab = Lab(root)
     cold = timed(lambda: lab.up(("gateway", "monitoring")))
     env = {**os.environ, "FLATNET_LAB_DIR": str(lab.root)}
