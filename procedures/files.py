@@ -196,8 +196,7 @@ class WindowsFiles(Files):
             f"Copy-Item -Destination {ps.quote(dst)} -Recurse -Force"), f"copy {src} into {dst}")
 
     def move(self, src: str, dst: str) -> None:
-        self.change(ps.script(f"Rename-Item -LiteralPath {ps.quote(src)} -NewName {ps.quote(ntpath.basename(dst))}"),
-                 f"rename {src} to {dst}")
+        self.change(ps.script(ps.rename(src, ntpath.basename(dst))), f"rename {src} to {dst}")
 
     def remove(self, target: str) -> None:
         self.change(ps.script(f"if (Test-Path -LiteralPath {ps.quote(target)}) "

@@ -41,6 +41,10 @@ def native_stderr_ok(executable: str, *args: str) -> str:
             f"if ($code -ne 0) {{ throw ({quote(executable + ' exited ')} + $code) }}")
 
 
+def rename(src: str, new_name: str) -> str:
+    return f"Rename-Item -LiteralPath {quote(src)} -NewName {quote(new_name)}"
+
+
 def wait_service(name: str, status: str, seconds: float) -> str:
     return f"(Get-Service -Name {quote(name)}).WaitForStatus({quote(status)}, [TimeSpan]::FromSeconds({seconds:g}))"
 

@@ -55,7 +55,7 @@ def scripts(wsman: WsmanStandIn) -> list[str]:
 
 
 def rename(src: str, new_name: str) -> str:
-    return ps.script(f"Rename-Item -LiteralPath {ps.quote(src)} -NewName {ps.quote(new_name)}")
+    return ps.script(ps.rename(src, new_name))
 
 
 LIVE = f"{ROOT}\\openresty"
@@ -72,13 +72,18 @@ def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> 
     sent = scripts(wsman)
     test = ps.script(f"Set-Location -LiteralPath {ps.quote(ROOT + chr(92) + 'openresty-new')}",
                      ps.native_stderr_ok(f"{ROOT}\\openresty-new\\nginx.exe", "-t"))
-    swap = [rename(f"{ROOT}\\openresty", "openresty-old"), rename(f"{ROOT}\\openresty-new", "openresty")]
-    order = [sent.index(s) for s in (test, STOP, *swap, START)]
+    [hand_over] = [s for s in sent if "# hand-over:" in s]  # stop, rename, rename, start: one round trip
+    assert sent.index(test) < sent.index(hand_over)
+    inside = [ps.native_stderr_ok(NGINX, "-s", "stop"), "Wait-Process",
+              ps.rename(f"{ROOT}\\openresty", "openresty-old"), ps.rename(f"{ROOT}\\openresty-new", "openresty"),
+              START.split("\n")[3]]
+    order = [hand_over.index(part) for part in inside]
     assert order == sorted(order)
     assert state.running == "1.27.1.2"
     recorded = "".join(p.read_text(errors="replace") for p in run.results.iterdir())
     basic = base64.b64encode(f"Administrator:{PASSWORD}".encode()).decode()
     assert "Rename-Item" in recorded and PASSWORD not in recorded and basic not in recorded
+    assert '"ms": 42' in recorded  # the script's own stopwatch, stop to start, is in the record
     assert all(c.signalled and c.deleted for c in wsman.calls) and not wsman.open_shells
     assert all(c.command_line.startswith("powershell.exe -NoProfile -NonInteractive") for c in wsman.calls)
     grammar = ts.Parser(ts.Language(tsp.language()))
@@ -121,6 +126,7 @@ def test_a_failed_windows_update_rolls_back_with_the_scripts_in_order(tmp_path: 
     else:  # never swapped in: nothing is renamed back
         assert rename(LIVE, "openresty-failed") not in sent
     if fault == "rename fails":  # the old gateway had been stopped: the rollback starts it again
-        assert START in sent[sent.index(STOP):]
+        hand_over = next(i for i, s in enumerate(sent) if "# hand-over:" in s)
+        assert START in sent[hand_over:]
     if fault == "start hangs":
         assert "did not finish within 4s" in run.output

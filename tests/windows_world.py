@@ -33,7 +33,17 @@ class WindowsWorld:
 
     def respond(self, script: str) -> Reply | None:
         with self.lock:
+            if "# hand-over:" in script:
+                return self._hand_over(script)
             return strike(self.fail, script) or self._respond(script)
+
+    def _hand_over(self, script: str) -> Reply:
+        """The one-script hand-over, line by line: a failing line stops the rest, as 'Stop' does on Windows."""
+        for line in script.splitlines():
+            reply = strike(self.fail, line) or self._respond(line) or Reply()
+            if reply.rc != 0 or reply.hang:
+                return reply
+        return Reply(stdout="unavailable_ms=42\n")
 
     def _respond(self, s: str) -> Reply | None:
         if m := re.search(r"Get-Content -LiteralPath '[^']*nginx.pid'", s):
