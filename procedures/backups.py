@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from procedures import dryrun, record
+from procedures import dryrun, parallel, record
 from procedures.errors import BackupError
 
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ def take(host: Host, *, source: str, paths: list[str], backups_dir: str, compone
     """Copy ``paths`` out of ``source`` into a new timestamped folder and prove the copy."""
     now = datetime.now(UTC)
     dest = _new_folder(host, backups_dir, component, now)
-    host.files.copy_into(source, paths, dest)
-    backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths,
-                    tree_digest(host, source, paths), facts)
+    _, digest = parallel.run_all([lambda: host.files.copy_into(source, paths, dest),  # both only read the source
+                                  lambda: tree_digest(host, source, paths)], concurrent=host.transport.concurrent)
+    backup = Backup(dest, component, source, now.isoformat(timespec="seconds"), paths, digest, facts)
     if dryrun.active() is None:  # in a dry run the copy was withheld: the manifest says what it would hold
         backup.verify(host)
     host.files.write_text(host.files.join(dest, MANIFEST), json.dumps(backup.manifest(), indent=2))

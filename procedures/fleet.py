@@ -14,17 +14,15 @@ fleet stays one test with one record, every host nested under its batch
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import allure
 
-from procedures import record
+from procedures import parallel, record
 from procedures.config import HostSpec
 from procedures.errors import ConfigError, ProcedureError, RollbackFailed, VerificationFailed
 from procedures.gateway_update import GatewayUpdate
@@ -179,11 +177,7 @@ class FleetUpdate:
 
     @staticmethod
     def _in_parallel(members: Sequence[Member], work: Callable[[Member], None]) -> None:
-        """Every member at once, each thread in a copy of this context (dry run, records)."""
-        with ThreadPoolExecutor(max_workers=max(1, len(members)), thread_name_prefix="fleet") as pool:
-            futures = [pool.submit(contextvars.copy_context().run, work, m) for m in members]
-        for future in futures:
-            future.result()
+        parallel.run_all([functools.partial(work, m) for m in members])
 
 
 def _steps(steps: Sequence[HostStep], job: GatewayUpdate) -> None:

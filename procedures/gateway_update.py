@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from procedures import backups, record
+from procedures import backups, parallel, record
 from procedures.decisions import DecisionEngine
 from procedures.drivers.gateway import Gateway
 from procedures.errors import ConfigError, VerificationFailed
@@ -100,9 +100,10 @@ class GatewayUpdate:
     def verify_config_matches_backup(self) -> None:
         if self.progress.nothing_to_undo():
             return
-        backup = self._recorded_backup()
-        backup.verify(self.gateway.host)
-        difference = backups.first_difference(backup.files, self.gateway.snapshot())
+        backup, host = self._recorded_backup(), self.gateway.host
+        _, live = parallel.run_all([lambda: backup.verify(host), self.gateway.snapshot],
+                                   concurrent=host.transport.concurrent)
+        difference = backups.first_difference(backup.files, live)
         if difference:
             raise VerificationFailed(f"the live configuration differs from backup {backup.path}: {difference}")
         record.data("live configuration matches the backup", {"backup": backup.path, "files": len(backup.files)})

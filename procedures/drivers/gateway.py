@@ -292,7 +292,7 @@ class Gateway:
                 try:
                     yield
                 finally:
-                    time.sleep(min(0.05, 5 * prober.interval))  # an outage that starts as the block ends
+                    time.sleep(min(0.05, 2 * prober.interval))  # an outage that starts as the block ends
         finally:
             self.last_probe = prober.report
             record.data(what, {"method": self.c.handover, "seconds": round(time.monotonic() - started, 3),

@@ -18,6 +18,10 @@ class Transport(ABC):
     ``CommandTimeout`` when it outlived ``timeout``.
     """
 
+    # Whether two commands may run at once (each runs its own process); a WinRM session may not:
+    # NTLM seals its messages with one sequence of numbers.
+    concurrent = True
+
     def __init__(self, name: str, spec: HostSpec) -> None:
         self.name = name
         self.spec = spec

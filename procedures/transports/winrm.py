@@ -40,6 +40,8 @@ _CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class WinRMTransport(Transport):
+    concurrent = False
+
     def __init__(self, name: str, spec: HostSpec) -> None:
         super().__init__(name, spec)
         if spec.auth != "certificate" and not spec.password_env:
