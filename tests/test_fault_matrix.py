@@ -251,7 +251,7 @@ def corrupt_backup(lab: Lab, tmp_path: Path) -> str:
 
 
 class Squatter:
-    """Another program trying, every millisecond, to take the gateway's port for itself."""
+    """Another program trying, all the time, to take the gateway's port for itself."""
 
     def __init__(self, port: int) -> None:
         self.port, self.socket, self.stop = port, socket.socket(), threading.Event()
@@ -260,7 +260,7 @@ class Squatter:
         self.took_it = False
 
     def _try(self) -> None:
-        while not self.stop.wait(0.001):
+        while not self.stop.wait(0.0001):
             try:
                 self.socket.bind(("127.0.0.1", self.port))
             except OSError:

@@ -96,6 +96,8 @@ def test_the_manual_stop_start_hand_over_is_still_there(lab: Lab, features, tmp_
     assert run.rc == 0, run.output
     [handover] = attached(run, "hand-over to the new release")
     assert handover["method"] == "stop-start" and handover["requests"] > 0
+    [window] = attached(run, "stop-to-start window (on the host)")
+    assert 0 <= window["ms"] < 5000
     assert served_version(lab) == gateway.NEW_VERSION and lab.gateway_pid() != pid_before
 
 
