@@ -147,8 +147,7 @@ class FleetUpdate:
 
     # -- one host ----------------------------------------------------------------------------------
     def _one(self, member: Member, update: Sequence[HostStep], rollback: Sequence[HostStep]) -> None:
-        outcome = self.outcomes[member.name]
-        job = self._updates.setdefault(member.name, GatewayUpdate(member.gateway, self.change, self.decisions()))
+        outcome, job = self.outcomes[member.name], self._job(member)
         started = time.monotonic()
         try:
             with allure.step(f"{member.name}: update"):
@@ -156,24 +155,23 @@ class FleetUpdate:
             outcome.status = "updated"
         except Exception as exc:  # noqa: BLE001 - any failure of the host's procedure rolls that host back
             outcome.error = f"{type(exc).__name__}: {exc}"
-            try:
-                with allure.step(f"{member.name}: ROLLBACK"):
-                    _steps(rollback, job)
-                outcome.status = "failed, rolled back"
-            except Exception as again:  # noqa: BLE001
-                outcome.status, outcome.error = "rollback failed", f"{outcome.error}; rollback: {again}"
+            self._back(member, rollback, done="failed, rolled back")
         outcome.version_before, outcome.version_after = job.version_before, job.target_version
         outcome.seconds = round(time.monotonic() - started, 3)
 
-    def _back(self, member: Member, rollback: Sequence[HostStep]) -> None:
+    def _back(self, member: Member, rollback: Sequence[HostStep], done: str = "rolled back with the fleet") -> None:
         outcome = self.outcomes[member.name]
-        job = self._updates.setdefault(member.name, GatewayUpdate(member.gateway, self.change, self.decisions()))
         try:
             with allure.step(f"{member.name}: ROLLBACK"):
-                _steps(rollback, job)
-            outcome.status = "rolled back with the fleet"
-        except Exception as exc:  # noqa: BLE001
-            outcome.status, outcome.error = "rollback failed", f"{type(exc).__name__}: {exc}"
+                _steps(rollback, self._job(member))
+            outcome.status = done
+        except Exception as exc:  # noqa: BLE001 - reported per host, and by verify_rolled_back
+            outcome.status = "rollback failed"
+            outcome.error = "; ".join(filter(None, [outcome.error, f"rollback: {type(exc).__name__}: {exc}"]))
+
+    def _job(self, member: Member) -> GatewayUpdate:
+        """The host's own update state, shared by its procedure and its rollback."""
+        return self._updates.setdefault(member.name, GatewayUpdate(member.gateway, self.change, self.decisions()))
 
     @staticmethod
     def _in_parallel(members: Sequence[Member], work: Callable[[Member], None]) -> None:

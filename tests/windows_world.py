@@ -43,7 +43,7 @@ class WindowsWorld:
             reply = strike(self.fail, line) or self._respond(line) or Reply()
             if reply.rc != 0 or reply.hang:
                 return reply
-        return Reply(stdout="unavailable_ms=42\n")
+        return Reply(stdout="stop_to_start_ms=42\n")
 
     def _respond(self, s: str) -> Reply | None:
         if m := re.search(r"Get-Content -LiteralPath '[^']*nginx.pid'", s):

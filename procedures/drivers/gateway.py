@@ -235,7 +235,11 @@ class Gateway:
             f"while {_ALIVE}; do sleep 0.001; done && cd / && mv {live} {sh(self.old)} && mv {sh(self.staging)} {live}"
             f" && cd {live} && {nginx} && echo stop_to_start_ms=$(( ($(date +%s%N) - start) / 1000000 ))",
             purpose="stop, rename, rename, start in one command", change=True)
-        window = re.search(r"stop_to_start_ms=(\d+)", out.stdout)
+        self._started_after(out.stdout)
+
+    def _started_after(self, stdout: str) -> None:
+        """Record the window the host measured (``stop_to_start_ms=N``), then wait for the new master."""
+        window = re.search(r"stop_to_start_ms=(\d+)", stdout)
         if window:
             record.data("stop-to-start window (on the host)", {"ms": int(window.group(1))})
         self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
@@ -409,12 +413,9 @@ class WindowsGateway(Gateway):
                 ps.rename(self.live, self.c.old_dir),
                 ps.rename(self.staging, self.c.install_dir),
                 self._start_process(),
-                "'unavailable_ms=' + $sw.ElapsedMilliseconds"),
+                "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
                 purpose="hand-over in one script: stop, rename, rename, start", change=True)
-            window = re.search(r"unavailable_ms=(\d+)", out.stdout)
-            if window:
-                record.data("stop-to-start window (the script's stopwatch)", {"ms": int(window.group(1))})
-            self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+            self._started_after(out.stdout)
 
     def _start_process(self) -> str:
         exe = self.host.files.join(self.live, self.c.binary)
