@@ -309,12 +309,13 @@ class GatewayFleet(Strict):
             raise ValueError("list 'members' or name an 'ansible' inventory, exactly one of them")
         for name, overrides in self.members.items():
             try:
-                GatewayComponent.model_validate(self.defaults | overrides)
+                self.component(overrides)
             except ValidationError as exc:
                 raise ValueError(f"member {name!r}: {_first_error(exc)}") from None
         return self
 
-    def component(self, name: str, overrides: dict[str, Any]) -> GatewayComponent:
+    def component(self, overrides: dict[str, Any]) -> GatewayComponent:
+        """A member: the defaults with its own values over them, mapping by mapping."""
         return GatewayComponent.model_validate(_merged(self.defaults, overrides))
 
 
@@ -361,11 +362,12 @@ class Inventory(Strict):
                     f"components.{name}.host names {component.host!r}, which is not under hosts (known: {known})"
                 )
         fleet = self.components.gateway_fleet
-        for member, overrides in (fleet.members if fleet else {}).items():
-            host = (fleet.defaults | overrides)["host"] if fleet else None
-            if host not in self.hosts:
-                raise ValueError(f"components.gateway_fleet.members.{member}.host names {host!r}, "
-                                 "which is not under hosts")
+        if fleet is not None:
+            for member, overrides in fleet.members.items():
+                host = (fleet.defaults | overrides).get("host")
+                if host not in self.hosts:
+                    raise ValueError(f"components.gateway_fleet.members.{member}.host names {host!r}, "
+                                     "which is not under hosts")
         return self
 
 

@@ -60,12 +60,12 @@ class Maintenance:
             return []
         if self._fleet is None:
             if fleet.ansible is None:
-                members = {name: fleet.component(name, overrides) for name, overrides in fleet.members.items()}
+                members = {name: fleet.component(overrides) for name, overrides in fleet.members.items()}
             else:
                 members = {}
                 for name, spec, overrides in ansible_members(fleet.ansible):
                     self._hosts.setdefault(name, Host(name, spec))
-                    members[name] = fleet.component(name, {"host": name} | overrides)
+                    members[name] = fleet.component({"host": name} | overrides)
             self._fleet = [Member(name, gateway_for(self.host(c.host), c)) for name, c in members.items()]
         return self._fleet
 

@@ -37,7 +37,7 @@ from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import ApiError, DriverError, VerificationFailed
 from procedures.http import Http, Reply
-from procedures.prober import Prober, ProbeReport
+from procedures.prober import Prober
 from procedures.secrets import Secret
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ class Gateway:
         self.host = host
         self.c = component
         self.http = http or Http(timeout=component.health.timeout)
-        self.last_probe: ProbeReport | None = None  # what the prober saw during the last hand-over
 
     # -- paths -----------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -310,7 +309,6 @@ class Gateway:
                 finally:
                     time.sleep(min(0.05, 2 * prober.interval))  # an outage that starts as the block ends
         finally:
-            self.last_probe = prober.report
             record.data(what, {"method": self.c.handover, "seconds": round(time.monotonic() - started, 3),
                                **prober.report.as_record()})
 
