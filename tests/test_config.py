@@ -20,7 +20,7 @@ def lab_inventory(lab: Lab) -> dict:
 
 MISTAKES = {
     "unknown transport": (lambda inv: inv["hosts"]["lab"].update(transport="telnet"),
-                          "hosts.lab.transport", "'local', 'ssh' or 'winrm'"),
+                          "hosts.lab.transport", "'local', 'ssh', 'winrm' or 'ansible'"),
     "inline password": (lambda inv: inv["hosts"]["lab"].update(password="hunter2"),
                         "hosts.lab", "password_env"),
     "undefined host": (lambda inv: inv["components"]["gateway"].update(host="gw-01"),
@@ -35,6 +35,14 @@ MISTAKES = {
                          "components.gateway.stagging_dir", "unknown field"),
     "ssh without user": (lambda inv: inv["hosts"]["lab"].update(transport="ssh"),
                          "hosts.lab", "needs 'user'"),
+    "binary upgrade on windows": (lambda inv: inv["components"]["gateway"].update(flavor="windows",
+                                                                                   handover="binary-upgrade"),
+                                  "components.gateway", "no binary upgrade"),
+    "fleet member on an unknown host": (lambda inv: inv["components"].update(gateway_fleet={
+        "defaults": inv["components"]["gateway"], "members": {"gw-07": {"host": "gw-07"}}}),
+        "components", "gateway_fleet.members.gw-07.host names 'gw-07'"),
+    "ansible inventory on an ssh host": (lambda inv: inv["hosts"]["lab"].update(ansible_inventory="/etc/hosts"),
+                                         "hosts.lab", "goes with transport ansible"),
     "escaping backup path": (lambda inv: inv["components"]["gateway"].update(backup_paths=["../conf"]),
                              "components.gateway.backup_paths", "relative to the install folder"),
 }
