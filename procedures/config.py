@@ -104,6 +104,7 @@ class GatewayTimeouts(Strict):
     stop: Seconds = 15
     start: Seconds = 15
     healthy: Seconds = 15
+    drain: Seconds = 2  # a master let go (QUIT) may finish its connections this long, then it is stopped
 
 
 class GatewayProbe(Strict):

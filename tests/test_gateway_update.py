@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -99,6 +100,19 @@ def test_the_manual_stop_start_hand_over_is_still_there(lab: Lab, features, tmp_
     [window] = attached(run, "stop-to-start window (on the host)")
     assert 0 <= window["ms"] < 5000
     assert served_version(lab) == gateway.NEW_VERSION and lab.gateway_pid() != pid_before
+
+
+def test_a_lingering_client_does_not_hold_the_update(lab: Lab, features) -> None:
+    """A client half-way through its request keeps an old worker busy: it gets timeouts.drain, then TERM."""
+    with socket.create_connection(("127.0.0.1", lab.state.http_port)) as lingering:
+        lingering.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\n")  # never finished
+        time.sleep(0.05)
+        run = features(FEATURE)
+    assert run.rc == 0, run.output
+    assert served_version(lab) == gateway.NEW_VERSION
+    assert not (lab.flatnet / "logs/nginx.pid.oldbin").exists()
+    assert "connections left after 2s: closing them" in "".join(
+        p.read_text() for p in run.results.glob("*-attachment.txt"))
 
 
 def test_the_prober_measures_an_outage(lab: Lab) -> None:

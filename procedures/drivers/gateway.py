@@ -28,7 +28,7 @@ import contextlib
 import posixpath
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from procedures.host import Host
 
 _VERSION = re.compile(r"nginx version: (?:openresty/)?(\S+)")
+_NGINX_SIGNALS = {"QUIT": "quit", "TERM": "stop"}  # as ``nginx -s`` names them
 # The process "$p" runs (a zombie counts as gone: PID 1 may reap late).
 _ALIVE = "kill -0 \"$p\" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"
 
@@ -249,8 +250,9 @@ class Gateway:
         if old is None:
             record.text("retire the previous master", "no previous master is left running")
             return
-        self.host.run(f"kill -QUIT {old}", purpose="let the previous master exit gracefully (QUIT)", change=True)
-        self._wait(lambda: self.previous_pid() is None, self.c.timeouts.stop, "the previous master to exit")
+        self._let_go("the previous master", lambda sig: self.host.run(
+            f"kill -{sig} {old}", purpose=f"the previous master: {sig}", change=True),
+            lambda: self.previous_pid() is None)
 
     def take_back(self, expected_version: str) -> None:
         """The previous release serves again, whatever point the update reached; repeating is harmless."""
@@ -266,9 +268,9 @@ class Gateway:
             if old is not None:  # still idle: its workers come back, the new master goes
                 self.host.run(f"kill -HUP {old}", purpose="the previous master starts workers again (HUP)",
                               change=True)
-                self._nginx(self.failed, "-s", "quit", check=True, purpose="shut the new release down (quit)",
-                            change=True)
-                self._wait(lambda: self.pid() == old, self.c.timeouts.stop, "the new release's master to exit")
+                self._let_go("the new release's master", lambda sig: self._nginx(
+                    self.failed, "-s", _NGINX_SIGNALS[sig], check=True, purpose=f"the new release: {sig}", change=True),
+                    lambda: self.pid() == old)
             elif not self.is_running():
                 self.start()
             elif self.health().version != expected_version:  # the previous master was already retired
@@ -350,14 +352,34 @@ class Gateway:
             record.text(f"probe {check.url}", f"no answer: {exc}")
             return None
 
-    def _wait(self, condition: Any, seconds: float, what: str) -> None:
-        if dryrun.active():  # what it waits for was withheld
+    def _let_go(self, who: str, send: Callable[[str], object], gone: Callable[[], bool]) -> None:
+        """QUIT lets a master finish its connections; what is still open after ``timeouts.drain`` is closed (TERM).
+
+        A lingering client (a half-sent request, a long download) must not hold
+        a rollback, nor fail an update that is already verified.
+        """
+        send("QUIT")
+        if self._waited(gone, self.c.timeouts.drain):
             return
+        record.text(f"{who}: still running", f"connections left after {self.c.timeouts.drain:g}s: closing them")
+        send("TERM")
+        self._wait(gone, self.c.timeouts.stop, f"{who} to exit")
+
+    def _wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
+        if not self._waited(condition, seconds):
+            raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
+
+    @staticmethod
+    def _waited(condition: Callable[[], bool], seconds: float) -> bool:
+        """Whether ``condition`` came true within ``seconds`` (at once in a dry run: what it waits for was withheld)."""
+        if dryrun.active():
+            return True
         deadline = time.monotonic() + seconds
         while not condition():
             if time.monotonic() >= deadline:
-                raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
+                return False
             time.sleep(0.01)
+        return True
 
 
 def _describe_unhealthy(health: Health, version: str | None, expected: str) -> str:
