@@ -75,7 +75,7 @@ def pytest_run(lab: Lab, *args: str, check: bool = True) -> PytestRun:
 
 
 def bash(script: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True, **kw)
 
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
