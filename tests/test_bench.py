@@ -1,0 +1,29 @@
+"""The benchmarks still run and print every figure (smallest sizes; no figure is judged here)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import PROJECT
+
+
+def bench(script: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
+    proc = subprocess.run([sys.executable, f"bench/{script}", *args], cwd=PROJECT, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_the_gateway_benchmark_prints_every_comparison() -> None:
+    out = bench("gateway.py", "--runs", "1", "--updates", "1")
+    for figure in ("1. 1 consecutive gateway updates under load", "failed requests, ours/manual: 0/",
+                   "ratio ours/Ansible:", "3. time to rollback", "pytest start-up + collection", "lab teardown"):
+        assert figure in out, out
+
+
+def test_the_fleet_benchmark_prints_its_table() -> None:
+    out = bench("fleet.py", "--sizes", "2", "--serial", "1")
+    assert "peak RSS MiB" in out and "\n2 " in out, out
