@@ -33,7 +33,7 @@ class WindowsWorld:
 
     def respond(self, script: str) -> Reply | None:
         with self.lock:
-            if "# hand-over:" in script:
+            if re.search(r"^# hand-(over|back):", script, re.M):
                 return self._hand_over(script)
             return strike(self.fail, script) or self._respond(script)
 

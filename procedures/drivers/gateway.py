@@ -412,30 +412,42 @@ class WindowsGateway(Gateway):
         return int(text) if out.rc == 0 and text.isdigit() else None
 
     def take_over(self) -> None:
-        """The manual's stop, rename, rename, start, as one script: one round trip, no wait in between.
-
-        The script's own stopwatch, from the stop to the new master's start, is
-        the window no gateway answers; the prober measures it from outside too.
-        """
+        """The manual's stop, rename, rename, start, as one script: one round trip, no wait in between."""
         if self.exists(self.old):
             raise DriverError(f"{self.old} exists: a previous update was not finished")
+        with self._probed("hand-over to the new release"):
+            self._swap_script("hand-over", [ps.rename(self.live, self.c.old_dir),
+                                            ps.rename(self.staging, self.c.install_dir)], stop=True)
+
+    def take_back(self, expected_version: str) -> None:
+        """Stop, rename back, start, as one script too: the rollback's window is as short as the update's."""
+        if not self.swapped_in():
+            self.start()  # nothing was swapped: the old release only needs to run
+            return
+        files = self.host.files
+        with self._probed("hand-back to the previous release"):
+            self._swap_script("hand-back", [
+                f"if (Test-Path -LiteralPath {ps.quote(self.failed)}) "
+                f"{{ Remove-Item -LiteralPath {ps.quote(self.failed)} -Recurse -Force }}",
+                *([ps.rename(self.live, self.c.failed_dir)] if files.exists(self.live) else []),
+                ps.rename(self.old, self.c.install_dir)], stop=self.is_running())
+
+    def _swap_script(self, what: str, renames: list[str], *, stop: bool) -> None:
+        """Stop (when running), rename, start, in one script; its stopwatch, stop to start, is the window
+        no gateway answers (the prober measures it from outside too)."""
         exe = self.host.files.join(self.live, self.c.binary)
         pid_file = self.path(self.c.pid_file.replace("/", "\\"))
-        with self._probed("hand-over to the new release"):
-            out = self.host.run(ps.script(
-                "# hand-over: stop, rename, rename, start",
-                f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
-                "$sw = [Diagnostics.Stopwatch]::StartNew()",
-                f"Set-Location -LiteralPath {ps.quote(self.live)}",
-                ps.native_stderr_ok(exe, *self.c.nginx_args, "-s", "stop"),
-                f"if ($p) {{ Wait-Process -Id $p -Timeout {int(self.c.timeouts.stop)} -ErrorAction SilentlyContinue }}",
-                f"Set-Location -LiteralPath {ps.quote(self.c.root)}",
-                ps.rename(self.live, self.c.old_dir),
-                ps.rename(self.staging, self.c.install_dir),
-                self._start_process(),
-                "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
-                purpose="hand-over in one script: stop, rename, rename, start", change=True)
-            self._started_after(out.stdout)
+        stopping = [f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
+                    f"Set-Location -LiteralPath {ps.quote(self.live)}",
+                    ps.native_stderr_ok(exe, *self.c.nginx_args, "-s", "stop"),
+                    f"if ($p) {{ Wait-Process -Id $p -Timeout {int(self.c.timeouts.stop)} "
+                    "-ErrorAction SilentlyContinue }"] if stop else []
+        out = self.host.run(ps.script(
+            f"# {what}: stop, rename, start", "$sw = [Diagnostics.Stopwatch]::StartNew()", *stopping,
+            f"Set-Location -LiteralPath {ps.quote(self.c.root)}", *renames, self._start_process(),
+            "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
+            purpose=f"{what} in one script: stop, rename, start", change=True)
+        self._started_after(out.stdout)
 
     def _start_process(self) -> str:
         exe = self.host.files.join(self.live, self.c.binary)
