@@ -175,7 +175,11 @@ class FleetUpdate:
 
     @staticmethod
     def _in_parallel(members: Sequence[Member], work: Callable[[Member], None]) -> None:
-        parallel.run_all([functools.partial(work, m) for m in members])
+        """At once, unless two members share a host that takes one command at a time (one WinRM session)."""
+        hosts = [m.gateway.host for m in members]
+        shared = len({id(h) for h in hosts}) < len(hosts)
+        concurrent = not shared or all(h.transport.concurrent for h in hosts)
+        parallel.run_all([functools.partial(work, m) for m in members], concurrent=concurrent)
 
 
 def _steps(steps: Sequence[HostStep], job: GatewayUpdate) -> None:
