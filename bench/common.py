@@ -46,12 +46,11 @@ def median(values: Sequence[float]) -> float:
 
 
 @contextlib.contextmanager
-def throwaway_lab(parts: tuple[str, ...] = ("gateway",), **options: object) -> Iterator[tuple[Lab, float]]:
-    """A fresh lab in a temporary folder, with its cold start time; always torn down."""
-    lab = Lab(scratch("lab-") / "lab")
+def throwaway_lab(parts: tuple[str, ...] = ("gateway",)) -> Iterator[Lab]:
+    """A fresh lab in a temporary folder; always torn down."""
+    lab = Lab(scratch("lab-") / "lab").up(parts)
     try:
-        cold = timed(lambda: lab.up(parts, **options))
-        yield lab, cold
+        yield lab
     finally:
         lab.down()
 

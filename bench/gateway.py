@@ -126,7 +126,7 @@ def main() -> None:
         lab = Lab(scratch("cold-") / "lab")
         colds.append(timed(lab.up))
         downs.append(timed(lab.down))
-    with throwaway_lab() as (lab, _):
+    with throwaway_lab() as lab:
         # 1. dropped requests
         manual = under_load(lab, lambda: bash(manual_swap(lab)), lambda: bash(reset_manual(lab)), args.updates)
         ours = under_load(lab, lambda: pytest_run(lab, FEATURE), lambda: reset_ours(lab), args.updates)

@@ -312,7 +312,8 @@ class GatewayFleet(Strict):
             try:
                 self.component(overrides)
             except ValidationError as exc:
-                raise ValueError(f"member {name!r}: {_first_error(exc)}") from None
+                raise ValueError(f"member {name!r}: " + "; ".join(line.strip() for line in _describe(exc).splitlines())
+                                 ) from None
         return self
 
     def component(self, overrides: dict[str, Any]) -> GatewayComponent:
@@ -326,11 +327,6 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for key, value in over.items():
         out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
 
 
 class Components(Strict):

@@ -63,6 +63,16 @@ class Run:
     def result_files(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in self.results.glob("*-result.json")]
 
+    def attached(self, name: str) -> list[dict]:
+        """Every JSON attachment called ``name`` in the record, each step's own before its sub-steps'."""
+        def walk(node: dict) -> Iterator[dict]:
+            for attachment in node.get("attachments", []):
+                if attachment["name"] == name:
+                    yield json.loads((self.results / attachment["source"]).read_text())
+            for step in node.get("steps", []):
+                yield from walk(step)
+        return [found for result in self.result_files() for found in walk(result)]
+
 
 def feature_environment(lab: Lab | None, env: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the suite's own FLATNET_/xdist settings, pointed at ``lab``."""

@@ -4,7 +4,6 @@ the record per host under its batch, and the fleet read from an Ansible inventor
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,15 +48,8 @@ def roll(lab: Lab, tmp_path: Path, **rolling: object) -> Run:
 
 def outcome_by_batch(run: Run) -> dict[str, dict[str, str]]:
     """The last 'fleet outcome by batch' in the record: batch → host → status."""
-    found = []
-    for result in run.result_files():
-        stack = [result]
-        while stack:
-            node = stack.pop(0)
-            found += [json.loads((run.results / a["source"]).read_text()) for a in node.get("attachments", [])
-                      if a["name"] == "fleet outcome by batch"]
-            stack += node.get("steps", [])
-    return {batch: {h["host"]: h["status"] for h in hosts} for batch, hosts in found[-1].items()}
+    last = run.attached("fleet outcome by batch")[-1]
+    return {batch: {h["host"]: h["status"] for h in hosts} for batch, hosts in last.items()}
 
 
 @pytest.mark.parametrize(("serial", "hosts", "sizes"), [

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,25 +34,14 @@ def steps_of(result: dict) -> list[str]:
     return [s["name"] for s in result.get("steps", [])]
 
 
-def attached(run, name: str) -> list[dict]:
-    """Every JSON attachment called ``name`` anywhere in the run's results, in order."""
-    def walk(node: dict) -> Iterator[dict]:
-        for attachment in node.get("attachments", []):
-            if attachment["name"] == name:
-                yield json.loads((run.results / attachment["source"]).read_text())
-        for step in node.get("steps", []):
-            yield from walk(step)
-    return [found for result in run.result_files() for found in walk(result)]
-
-
 def test_update_installs_the_new_release(lab: Lab, features) -> None:
     pid_before = lab.gateway_pid()
     run = features(FEATURE)
     assert run.rc == 0, run.output
     assert served_version(lab) == gateway.NEW_VERSION
-    [handover] = attached(run, "hand-over to the new release")
+    [handover] = run.attached("hand-over to the new release")
     assert handover["method"] == "binary-upgrade" and handover["failed"] == 0 and handover["requests"] > 0
-    [masters] = attached(run, "masters")
+    [masters] = run.attached("masters")
     assert masters["previous"] == pid_before and lab.gateway_pid() == masters["new"] != pid_before
     assert not (lab.flatnet / "logs/nginx.pid.oldbin").exists()  # the previous master was retired
     [result] = run.result_files()
@@ -95,9 +82,9 @@ def test_the_manual_stop_start_hand_over_is_still_there(lab: Lab, features, tmp_
     pid_before = lab.gateway_pid()
     run = features(FEATURE, *with_gateway_settings(lab, tmp_path, handover="stop-start"))
     assert run.rc == 0, run.output
-    [handover] = attached(run, "hand-over to the new release")
+    [handover] = run.attached("hand-over to the new release")
     assert handover["method"] == "stop-start" and handover["requests"] > 0
-    [window] = attached(run, "stop-to-start window (on the host)")
+    [window] = run.attached("stop-to-start window (on the host)")
     assert 0 <= window["ms"] < 5000
     assert served_version(lab) == gateway.NEW_VERSION and lab.gateway_pid() != pid_before
 

@@ -9,6 +9,7 @@ line, so the new release fails their verification and nowhere else.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -91,8 +92,6 @@ class FleetLab:
 
     def write_ansible_inventory(self, path: Path) -> Path:
         """The same fleet as an Ansible inventory (group ``gateways``, local connection), as a team would keep it."""
-        import json
-
         lines = ["[gateways]"]
         for m in self.members:
             settings = json.dumps(self.member_settings(m), separators=(",", ":"))
