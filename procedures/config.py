@@ -7,6 +7,7 @@ as names of environment variables (``*_env`` fields), never as values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, TypeVar
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from procedures.errors import ConfigError
+from procedures.secrets import redact
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -152,6 +154,8 @@ class GatewayComponent(Strict):
     # stop-start: the manual's method, the only one on Windows.
     handover: Literal["binary-upgrade", "stop-start"] = "binary-upgrade"
     probe: GatewayProbe = GatewayProbe()
+    # A verification passes only when the release answered right this many checks in a row (never one lucky answer).
+    consistent_answers: int = Field(default=5, ge=1, le=100)
 
     @model_validator(mode="after")
     def _handover_fits_flavor(self) -> GatewayComponent:
@@ -392,7 +396,13 @@ def load(path: Path, model: type[M]) -> M:
         raise ConfigError(f"{path}: invalid {model.__name__.lower()}:\n" + _describe(exc)) from None
 
 
+# A field whose name looks like a credential never has its value shown, whatever is wrong with it.
+_CREDENTIAL_LIKE = re.compile(r"(?i)pas|pw|secr|tok|key|auth|cred|cert|priv")
+
+
 def _describe(exc: ValidationError) -> str:
+    """One line per problem: the field, what is wrong, and the value given only where it cannot be a secret:
+    never for an unknown (misspelled) field, nor for any field that looks like a credential."""
     lines = []
     for error in exc.errors(include_url=False):
         field = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -400,6 +410,7 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"
         given = error.get("input")
-        shown = "" if error["type"] in {"missing"} or isinstance(given, dict) else f" (got {given!r})"
-        lines.append(f"  {field}: {message}{shown}")
-    return "\n".join(lines)
+        hidden = (error["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict | list)
+                  or _CREDENTIAL_LIKE.search(field) is not None)
+        lines.append(f"  {field}: {message}" + ("" if hidden else f" (got {given!r})"))
+    return redact("\n".join(lines))

@@ -25,6 +25,7 @@ class GatewayUpdate:
     version_before: str | None = None
     backup: backups.Backup | None = None
     target_version: str | None = None
+    new_master: int | None = None  # the master the new release started: the one that must serve it
     progress: Progress = field(default_factory=Progress)
 
     # -- 事前準備 (preparation) -----------------------------------------------------
@@ -61,19 +62,23 @@ class GatewayUpdate:
         self.gateway.config_test(self.gateway.staging)
 
     def take_over(self) -> None:
-        self.gateway.take_over()
+        self.new_master = self.gateway.take_over()
 
     # -- 動作確認 (verification) ---------------------------------------------------
     def verify_new_version(self) -> None:
         if not self.target_version:
             raise VerificationFailed("no release was staged, so there is no version to expect")
         target = self.target_version
-        self.decide.verify("the gateway serves the new version", lambda: self.gateway.wait_serving(target))
+        self.decide.verify("the gateway serves the new version",
+                           lambda: self.gateway.wait_serving(target, self.new_master))
         self.decide.latency("the gateway front page", self.gateway.front_seconds)
         record.data("versions", {"before": self.version_before, "after": self.target_version})
 
     def retire_previous(self) -> None:
+        """Let the previous master go, then look again: the new master may have died since it was verified."""
         self.gateway.retire_previous()
+        if self.target_version:
+            self.gateway.wait_serving(self.target_version, self.new_master)
 
     # -- ロールバック (rollback) ----------------------------------------------------
     def _recorded_backup(self) -> backups.Backup:
@@ -94,8 +99,18 @@ class GatewayUpdate:
             self.gateway.take_back(self._version_before())
 
     def verify_previous_version(self) -> None:
-        if not self.progress.nothing_to_undo():
-            self.gateway.wait_serving(self._version_before())
+        """The previous release serves; if its master died during the rollback, the hand-back is done again."""
+        if self.progress.nothing_to_undo():
+            return
+        expected = self._version_before()
+        try:
+            self.gateway.wait_serving(expected)
+        except VerificationFailed as exc:
+            if self.gateway.pid() is not None:
+                raise
+            record.text("the gateway's master died during the rollback", f"{exc}\nhanding back again")
+            self.gateway.take_back(expected)
+            self.gateway.wait_serving(expected)
 
     def verify_config_matches_backup(self) -> None:
         if self.progress.nothing_to_undo():

@@ -4,7 +4,9 @@ It lives in the maintenance's records folder (``journal.jsonl``), one JSON
 object per line, flushed and fsynced before the step runs, so it survives a
 ``kill -9``. A procedure that began and never closed (``passed``, ``rolled
 back``, ``recovered``) is unfinished: ``--recover`` runs the rollbacks its
-entries name, newest first.
+entries name, newest first. A procedure whose rollback failed stays
+unfinished too: once the operator has cleared the cause, ``--recover`` runs
+that rollback again.
 
 Two hooks for the fault tests, named by ``<before|after>:<step text without its keyword>``:
 ``FLATNET_CRASH_AT`` makes the process kill itself with SIGKILL there (a crash at each action in
@@ -26,7 +28,7 @@ from typing import Any
 NAME = "journal.jsonl"
 CRASH_ENV = "FLATNET_CRASH_AT"
 PAUSE_ENV = "FLATNET_PAUSE_AT"
-CLOSED = {"passed", "rolled back", "recovered", "rollback failed"}
+CLOSED = {"passed", "rolled back", "recovered"}
 
 
 @dataclass

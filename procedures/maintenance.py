@@ -10,7 +10,8 @@ from typing import Any
 from procedures.config import MANUAL_ROOT, Inventory, load_inventory
 from procedures.decisions import DecisionEngine, OperatorDesk
 from procedures.drivers.cni import CniPlugin
-from procedures.drivers.gateway import Gateway, gateway_for
+from procedures.drivers.gateway import Gateway
+from procedures.drivers.gateway_windows import gateway_for
 from procedures.drivers.monitoring import MonitoringStack
 from procedures.drivers.nebula import NebulaNode, node_for
 from procedures.errors import ConfigError

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from procedures.lab import Lab
-from procedures.lab.processes import owned_pids
+from procedures.lab.processes import nginx_on, owned_pids
 from tests.sshd import Sshd, start_sshd
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -32,8 +32,9 @@ def running_lab(folder: Path, parts: tuple[str, ...] = ("gateway",)) -> Iterator
     try:
         yield instance
     finally:
+        ports = instance.gateway_ports()
         instance.down()
-    assert owned_pids(instance.root) == [], "the lab left processes behind"
+    assert owned_pids(instance.root) + nginx_on(ports) == [], "the lab left processes behind"
 
 
 @pytest.fixture

@@ -94,16 +94,20 @@ def test_log_errors_are_handed_to_the_operator(tmp_path: Path) -> None:
     decide = engine(tmp_path, FAST.model_copy(update={"log_errors": FAST.log_errors.model_copy(
         update={"decide_within_minutes": 0.5})}))
 
+    asked: list[str] = []  # what the operator was asked; checked here, not in the helper thread
+
     def operator() -> None:  # what `./maint decide continue` does
-        while not (answered := answer(tmp_path / "decisions", "continue")):
+        deadline = time.monotonic() + 20
+        while not (answered := answer(tmp_path / "decisions", "continue")) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "error lines" in answered[0].read_text()
+        asked.extend(request.read_text() for request in answered)
 
     helper = threading.Thread(target=operator)
     helper.start()
     decide.verify("logs", lambda: (_ for _ in ()).throw(
         VerificationFailed("3 new error lines", failure_class="log_errors")))
-    helper.join()
+    helper.join(timeout=10)
+    assert len(asked) == 1 and "error lines" in asked[0]
     [decision] = decide.decisions
     assert (decision.action, decision.reason.startswith("the operator said continue")) == ("continue", True)
 

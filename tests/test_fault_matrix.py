@@ -25,9 +25,9 @@ import yaml
 
 from procedures.lab import Lab, gateway
 from tests.conftest import PROJECT, Run, cni_machine_lock, run_features, running_lab, with_gateway_settings
-from tests.test_gateway_update import live_hashes, served_version
+from tests.gateway_observed import live_hashes, lock_file, served_version
 from tests.test_monitoring import active_silences, stack, tree_hashes
-from tests.test_safety import lock_file, start_features, wait_for
+from tests.test_safety import start_features, wait_for
 
 GATEWAY = "features/gateway_update.feature"
 MONITORING = "features/monitoring_update.feature"

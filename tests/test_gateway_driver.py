@@ -82,7 +82,7 @@ def test_swap_and_swap_back_restore_the_exact_folder(lab: Lab, maint: Maintenanc
 
 def test_the_update_runs_over_ssh(lab: Lab, sshd, tmp_path: Path, features) -> None:
     inventory = yaml.safe_load(lab.inventory_path.read_text())
-    inventory["hosts"] = {"gw": sshd.host_entry()}
+    inventory["hosts"] = {"gw": {**sshd.host_entry(), "lock_dir": str(lab.flatnet)}}
     inventory["components"]["gateway"]["host"] = "gw"
     path = tmp_path / "ssh-inventory.yaml"
     path.write_text(yaml.safe_dump(inventory))

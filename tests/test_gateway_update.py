@@ -14,20 +14,9 @@ from procedures.lab import Lab, gateway
 from procedures.lab.processes import owned_pids
 from procedures.prober import Prober
 from tests.conftest import with_gateway_settings
+from tests.gateway_observed import live_hashes, served_version
 
 FEATURE = "features/gateway_update.feature"
-
-
-def live_hashes(lab: Lab) -> dict[str, str]:
-    import hashlib
-
-    live = lab.flatnet / "openresty"
-    return {str(p.relative_to(live)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for sub in ("conf", "lualib") for p in sorted((live / sub).rglob("*")) if p.is_file()}
-
-
-def served_version(lab: Lab) -> str:
-    return httpx.get(f"http://127.0.0.1:{lab.state.api_port}/api/health", timeout=5).json()["version"]
 
 
 def steps_of(result: dict) -> list[str]:

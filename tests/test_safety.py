@@ -17,7 +17,7 @@ import pytest
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import alive
 from tests.conftest import PROJECT, feature_environment, run_features, running_lab
-from tests.test_gateway_update import live_hashes, served_version
+from tests.gateway_observed import live_hashes, lock_file, served_version
 
 FEATURE = "features/gateway_update.feature"
 EXIT_LOCKED = 13
@@ -34,10 +34,6 @@ ACTIONS = ["the gateway configuration is backed up with a manifest",
 def slab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with running_lab(tmp_path_factory.mktemp("slab")) as lab:
         yield lab
-
-
-def lock_file(lab: Lab) -> Path:
-    return lab.flatnet / "flatnet-maintenance.lock"
 
 
 def journal(lab: Lab) -> list[dict]:

@@ -15,7 +15,7 @@ import yaml
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
 from tests.conftest import run_features, running_lab
-from tests.test_gateway_update import live_hashes, served_version
+from tests.gateway_observed import live_hashes, served_version
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
 
 FEATURE = "features/maintenance_workflow.feature"

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from procedures import backups, dryrun, record
-from procedures import powershell as ps
 from procedures.commands import sh
+from procedures.drivers import gateway_processes as processes
+from procedures.drivers.gateway_processes import Listener
 from procedures.errors import ApiError, DriverError, VerificationFailed
 from procedures.http import Http, Reply
 from procedures.prober import Prober
@@ -118,6 +119,23 @@ class Gateway:
 
     def is_running(self) -> bool:
         return self.pid() is not None
+
+    def listeners(self) -> dict[int, Listener] | None:
+        """Every process listening on the gateway's ports (the kernel's word); None when the host cannot tell."""
+        ports = processes.ports_of(str(self.c.front.url), str(self.c.health.url))
+        out = self.host.run(processes.listeners_command(ports), check=False,
+                            purpose="which processes listen on the gateway's ports")
+        return None if out.rc == processes.NO_FACT_RC else processes.parse_listeners(out.stdout)
+
+    def serving_problem(self, master: int | None = None) -> str | None:
+        """Why the gateway's ports are not held by one live master (``master``, when given) and its workers."""
+        current = self.pid()
+        if current is None:
+            return "no gateway master runs: the pid file names no live process"
+        if master is not None and current != master:
+            return f"the pid file names master {current}, not {master}, the master the release started"
+        listening = self.listeners()
+        return None if listening is None else processes.problem(listening, current, self.previous_pid())
 
     def health(self) -> Health:
         """Ask the front page and the API health endpoint; never raises for a refusal."""
@@ -216,14 +234,17 @@ class Gateway:
         return True
 
     # -- hand-over -------------------------------------------------------------
-    def take_over(self) -> None:
-        """Swap the staged release in and let it take over from the running gateway, under the prober."""
+    def take_over(self) -> int | None:
+        """Swap the staged release in and let it take over from the running gateway, under the prober.
+
+        Returns the PID of the master the new release started (None in a dry run).
+        """
         with self._probed("hand-over to the new release"):
             if self.c.handover == "binary-upgrade":
                 self.swap_in()
-                self._upgrade_master()
-            else:
-                self._stop_swap_start()
+                return self._upgrade_master()
+            self._stop_swap_start()
+            return self.pid()
 
     def _stop_swap_start(self) -> None:
         """The manual's stop, rename, rename, start as one command on the host: the shortest window it allows."""
@@ -255,7 +276,12 @@ class Gateway:
             lambda: self.previous_pid() is None)
 
     def take_back(self, expected_version: str) -> None:
-        """The previous release serves again, whatever point the update reached; repeating is harmless."""
+        """The previous release serves again, whatever point the update reached; repeating is harmless.
+
+        Masters may have died on the way (``kill -9``): workers left without theirs are stopped first,
+        and whichever master is still alive is used.
+        """
+        self.clear_strays()
         if self.c.handover == "stop-start":
             if self.swapped_in():
                 self.stop()
@@ -268,21 +294,39 @@ class Gateway:
             if old is not None:  # still idle: its workers come back, the new master goes
                 self.host.run(f"kill -HUP {old}", purpose="the previous master starts workers again (HUP)",
                               change=True)
-                self._let_go("the new release's master", lambda sig: self._nginx(
-                    self.failed, "-s", _NGINX_SIGNALS[sig], check=True, purpose=f"the new release: {sig}", change=True),
-                    lambda: self.pid() == old)
+                if self.pid() not in (None, old):
+                    self._let_go("the new release's master", lambda sig: self._nginx(
+                        self.failed, "-s", _NGINX_SIGNALS[sig], check=True, purpose=f"the new release: {sig}",
+                        change=True), lambda: self.pid() == old)
+                else:  # the new master is gone already: the previous one takes its pid file back by itself
+                    self._wait(lambda: self.pid() == old, self.c.timeouts.start, "the previous master to take over")
             elif not self.is_running():
                 self.start()
             elif self.health().version != expected_version:  # the previous master was already retired
                 self._upgrade_master()
                 self.retire_previous()
 
-    def _upgrade_master(self) -> None:
+    def clear_strays(self) -> None:
+        """Stop gateway workers that lost their master: they hold the ports and answer for a release no master
+        runs. Only nginx processes on the gateway's own ports are touched, by PID; anything else is left alone."""
+        listening = self.listeners()
+        if not listening:
+            return
+        masters = {pid for pid in (self.pid(), self.previous_pid()) if pid is not None}
+        orphans = [entry.pid for entry in processes.strays(listening, masters) if entry.is_nginx]
+        if not orphans:
+            return
+        pids = " ".join(str(pid) for pid in orphans)
+        self.host.run(f"kill -TERM {pids} 2>/dev/null; for i in $(seq 100); do kill -0 {pids} 2>/dev/null || exit 0;"
+                      f" sleep 0.02; done; kill -KILL {pids} 2>/dev/null; true",
+                      purpose="stop gateway workers left without their master (TERM, then KILL)", change=True)
+
+    def _upgrade_master(self) -> int | None:
         """USR2 → a new master from the live folder on the inherited sockets; WINCH → old workers leave."""
         steps = max(1, int(self.c.timeouts.start / 0.01))
         pid_file, log = sh(self.path(self.c.pid_file)), sh(self.path(self.c.error_log))
         out = self.host.run(
-            f"old=$(cat {pid_file}) && kill -0 \"$old\" || {{ echo 'no running master to upgrade' >&2; exit 3; }}\n"
+            f"old=$(cat {pid_file}) && p=$old && {_ALIVE} || {{ echo 'no running master to upgrade' >&2; exit 3; }}\n"
             f"size=$(stat -c %s {log} 2>/dev/null || echo 0); kill -USR2 \"$old\"; i=0\n"
             f"while new=$(cat {pid_file} 2>/dev/null); [ -z \"$new\" ] || [ \"$new\" = \"$old\" ]"
             " || ! kill -0 \"$new\" 2>/dev/null; do\n"
@@ -292,9 +336,11 @@ class Gateway:
             " exit 5; }\n  sleep 0.01\ndone\n"
             "kill -WINCH \"$old\" && echo \"$old $new\"",
             purpose="binary upgrade: new master (USR2), old workers leave (WINCH)", change=True)
-        if out.stdout.strip():
-            old, new = out.stdout.split()
-            record.data("masters", {"previous": int(old), "new": int(new)})
+        if not out.stdout.strip():
+            return None
+        old, new = out.stdout.split()
+        record.data("masters", {"previous": int(old), "new": int(new)})
+        return int(new)
 
     @contextlib.contextmanager
     def _probed(self, what: str) -> Iterator[None]:
@@ -318,21 +364,41 @@ class Gateway:
         """Whether this maintenance moved a new release into the live folder."""
         return self.exists(self.old)
 
-    def wait_serving(self, expected_version: str) -> Health:
-        """Poll until the gateway serves ``expected_version``, or raise VerificationFailed."""
+    def wait_serving(self, expected_version: str, master: int | None = None) -> Health:
+        """Poll until the gateway serves ``expected_version`` in ``consistent_answers`` answers in a row, from one
+        live master (``master``, when given) and its workers, before and after those answers; or raise
+        VerificationFailed. A dead master or another master in the pid file fails at once: neither heals.
+        """
         deadline = time.monotonic() + self.c.timeouts.healthy
+        while True:
+            identity = self.serving_problem(master)
+            if identity is not None and (self.pid() is None or master not in (None, self.pid())):
+                raise VerificationFailed(identity, failure_class="service_down")
+            health, version, in_a_row = self._answers(expected_version)
+            if identity is None and in_a_row == self.c.consistent_answers:
+                identity = self.serving_problem(master)
+                if identity is None:
+                    record.data("verified", {"version": version, "front": health.front and health.front.status,
+                                             "api": health.api and health.api.status, "master": self.pid(),
+                                             "answers in a row": in_a_row})
+                    return health
+            if time.monotonic() >= deadline:
+                answers = health.front is not None or health.api is not None
+                raise VerificationFailed(identity or _describe_unhealthy(health, version, expected_version),
+                                         failure_class="partly_broken" if answers and not identity else "service_down")
+            time.sleep(0.01)
+
+    def _answers(self, expected_version: str) -> tuple[Health, str | None, int]:
+        """Ask up to ``consistent_answers`` times; stops at the first wrong answer. (last health, version, right)"""
+        right = 0
         while True:
             health = self.health()
             version = health.version if self.c.health.version_field else self.version()
-            if health.serving and version == expected_version:
-                record.data("verified", {"version": version, "front": health.front and health.front.status,
-                                         "api": health.api and health.api.status})
-                return health
-            if time.monotonic() >= deadline:
-                answers = health.front is not None or health.api is not None
-                raise VerificationFailed(_describe_unhealthy(health, version, expected_version),
-                                         failure_class="partly_broken" if answers else "service_down")
-            time.sleep(0.01)
+            if not (health.serving and version == expected_version):
+                return health, version, right
+            right += 1
+            if right == self.c.consistent_answers:
+                return health, version, right
 
     def snapshot(self, folder: str | None = None) -> dict[str, backups.FileEntry]:
         """Hashes of the backed-up paths as they are now in ``folder`` (default: live)."""
@@ -388,96 +454,3 @@ def _describe_unhealthy(health: Health, version: str | None, expected: str) -> s
 
     return (f"the gateway does not serve {expected}: front page {show(health.front)}, "
             f"API health {show(health.api)}, version {version!r}")
-
-
-class WindowsGateway(Gateway):
-    """The manual's own flavor: OpenResty on Windows, driven with PowerShell over WinRM.
-
-    nginx has no binary upgrade on Windows: the manual's stop/rename/start stays.
-    """
-
-    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
-        exe = self.host.files.join(folder, self.c.binary)
-        return self.host.run(ps.script(f"Set-Location -LiteralPath {ps.quote(folder)}",
-                                       ps.native_stderr_ok(exe, *self.c.nginx_args, *args)),
-                             check=check, purpose=purpose, change=change)
-
-    def pid(self) -> int | None:
-        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
-        out = self.host.run(ps.script(
-            f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
-            "if ($p -and (Get-Process -Id $p -ErrorAction SilentlyContinue)) { $p }"),
-            check=False, purpose="check whether the gateway runs")
-        text = out.stdout.strip()
-        return int(text) if out.rc == 0 and text.isdigit() else None
-
-    def take_over(self) -> None:
-        """The manual's stop, rename, rename, start, as one script: one round trip, no wait in between."""
-        if self.exists(self.old):
-            raise DriverError(f"{self.old} exists: a previous update was not finished")
-        with self._probed("hand-over to the new release"):
-            self._swap_script("hand-over", [ps.rename(self.live, self.c.old_dir),
-                                            ps.rename(self.staging, self.c.install_dir)], stop=True)
-
-    def take_back(self, expected_version: str) -> None:
-        """Stop, rename back, start, as one script too: the rollback's window is as short as the update's."""
-        if not self.swapped_in():
-            self.start()  # nothing was swapped: the old release only needs to run
-            return
-        files = self.host.files
-        with self._probed("hand-back to the previous release"):
-            self._swap_script("hand-back", [
-                f"if (Test-Path -LiteralPath {ps.quote(self.failed)}) "
-                f"{{ Remove-Item -LiteralPath {ps.quote(self.failed)} -Recurse -Force }}",
-                *([ps.rename(self.live, self.c.failed_dir)] if files.exists(self.live) else []),
-                ps.rename(self.old, self.c.install_dir)], stop=self.is_running())
-
-    def _swap_script(self, what: str, renames: list[str], *, stop: bool) -> None:
-        """Stop (when running), rename, start, in one script; its stopwatch, stop to start, is the window
-        no gateway answers (the prober measures it from outside too)."""
-        exe = self.host.files.join(self.live, self.c.binary)
-        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
-        stopping = [f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
-                    f"Set-Location -LiteralPath {ps.quote(self.live)}",
-                    ps.native_stderr_ok(exe, *self.c.nginx_args, "-s", "stop"),
-                    f"if ($p) {{ Wait-Process -Id $p -Timeout {int(self.c.timeouts.stop)} "
-                    "-ErrorAction SilentlyContinue }"] if stop else []
-        out = self.host.run(ps.script(
-            f"# {what}: stop, rename, start", "$sw = [Diagnostics.Stopwatch]::StartNew()", *stopping,
-            f"Set-Location -LiteralPath {ps.quote(self.c.root)}", *renames, self._start_process(),
-            "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
-            purpose=f"{what} in one script: stop, rename, start", change=True)
-        self._started_after(out.stdout)
-
-    def _start_process(self) -> str:
-        exe = self.host.files.join(self.live, self.c.binary)
-        arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
-        return (f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
-                f"-ArgumentList {arguments} -WindowStyle Hidden")
-
-    def start(self) -> None:
-        """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
-        if dryrun.active() is None and self.is_running():
-            record.text("start", "the gateway is already running")
-            return
-        self.host.run(ps.script(self._start_process()), purpose="start the gateway", change=True)
-        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
-
-    def config_test(self, folder: str) -> None:
-        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
-        if self.c.lua_check:
-            exe, *args = self.c.lua_check.split()
-            lualib = self.host.files.join(folder, "lualib")
-            call = " ".join(["&", ps.quote(exe), *(ps.quote(a) for a in args), "$_.FullName"])
-            self.host.run(ps.script(
-                "$bad = 0",
-                f"Get-ChildItem -LiteralPath {ps.quote(lualib)} -Recurse -Filter '*.lua' -File | ForEach-Object {{",
-                f"  {call} | Out-Null",
-                "  if ($LASTEXITCODE -ne 0) { $bad = 1 }",
-                "}",
-                "if ($bad) { throw 'a Lua module does not compile' }"),
-                purpose="compile every Lua module (nginx -t does not)", change=True)
-
-
-def gateway_for(host: Host, component: GatewayComponent) -> Gateway:
-    return WindowsGateway(host, component) if component.flavor == "windows" else Gateway(host, component)

@@ -26,7 +26,7 @@ from procedures.lab.fleet import FleetLab
 from procedures.lab.monitoring import MonitoringLab, MonitoringState
 from procedures.lab.nebula import NebulaLab, NebulaState
 from procedures.lab.podman import Podman
-from procedures.lab.processes import alive, owned_pids, terminate
+from procedures.lab.processes import alive, nginx_on, owned_pids, terminate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,11 +81,23 @@ class Lab:
             return None
         return pid if alive(pid) else None
 
+    def gateway_ports(self) -> set[int]:
+        """The lab's gateway ports: its own gateway's and its fleet's."""
+        if not self._state_path.exists():
+            return set()
+        state = self.state
+        return {state.http_port, state.api_port, *(port for member in state.fleet or []
+                                                   for key, port in member.items() if key.endswith("_port"))}
+
+    def processes(self) -> list[int]:
+        """Every process the lab started, also gateway workers whose master was killed (they hold its ports)."""
+        return sorted(set(owned_pids(self.root)) | set(nginx_on(self.gateway_ports())))
+
     def status(self) -> dict[str, Any]:
         if not self._state_path.exists():
             return {"root": str(self.root), "built": False}
         return {"root": str(self.root), "built": True, **asdict(self.state),
-                "gateway_pid": self.gateway_pid(), "processes": owned_pids(self.root),
+                "gateway_pid": self.gateway_pid(), "processes": self.processes(),
                 "inventory": str(self.inventory_path), "plan": str(self.plan_path)}
 
     def podman(self) -> Podman:
@@ -159,7 +171,7 @@ class Lab:
         for part in parts:
             if part is not None:
                 part.stop()
-        terminate(owned_pids(self.root))
+        terminate(self.processes())
         if purge and self.root.exists():
             shutil.rmtree(self.root)
 

@@ -1,8 +1,11 @@
 """Finding and stopping the lab's own processes, by PID only.
 
 A process belongs to the lab when its command line names the lab's root
-folder (every lab server is started with a path inside it). Nothing else is
-ever signalled.
+folder (every lab server is started with a path inside it), when it descends
+from such a process, or when it is an nginx process listening on one of the
+lab's own gateway ports: a worker whose master was killed is re-parented and
+renamed, and only its listening socket still says whose it is. Nothing else
+is ever signalled.
 """
 
 from __future__ import annotations
@@ -28,6 +31,29 @@ def owned_pids(root: Path) -> list[int]:
         owned |= children
         grew = bool(children)
     return sorted(pid for pid in owned if alive(pid))
+
+
+def listening_pids(ports: set[int]) -> dict[int, int]:
+    """``{pid: parent pid}`` of every process with a listening TCP socket on ``ports`` (this network namespace)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) in ports:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+    holders = {}
+    for pid, (parent, _) in _process_table().items():
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                holders[pid] = parent
+    return holders
+
+
+def nginx_on(ports: set[int]) -> list[int]:
+    """The nginx processes (masters, workers, orphans) listening on ``ports``."""
+    table = _process_table()
+    return sorted(pid for pid in listening_pids(ports) if table.get(pid, (0, b""))[1].startswith(b"nginx:"))
 
 
 def _process_table() -> dict[int, tuple[int, bytes]]:

@@ -18,6 +18,15 @@ from procedures.plugin import collect, embed, preview, reporting, rollback, safe
 from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
+# The one way back after a failed rollback; tests/test_process_death.py follows it step by step.
+RECOVERY_ADVICE = (
+    "The way back:",
+    "  1. read the incident bundle above; the maintenance lock stays, so no other run can start;",
+    "  2. clear the cause (for example stop the process that refuses to stop),",
+    "     then run the same command again with --recover: it takes the lock over, runs the rollback",
+    "     again from the target's present state, verifies it, and releases the lock when it passes;",
+    "  3. only if you brought the target back entirely by hand: --force-unlock removes the lock (recorded).",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -163,6 +172,8 @@ class RunObserver:
             for nodeid, message in failed:
                 terminalreporter.line(f"{nodeid}: {message}", red=True, bold=True)
             terminalreporter.line("The target is in an unknown state: a human must take over now.", red=True)
+            for line in RECOVERY_ADVICE:
+                terminalreporter.line(line, red=True)
         if self.previews:
             preview.summary(terminalreporter, self.previews)
         if self.interrupted:

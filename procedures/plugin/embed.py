@@ -7,7 +7,6 @@ procedure read like part of the test that ran them.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +35,12 @@ MAINTENANCE = pytest.StashKey[Maintenance]()  # the test's maintenance, once a s
 
 
 class StepFailed(ProcedureError):
-    """A step of an embedded scenario failed; ``step`` and ``cause`` say which and why."""
+    """An embedded scenario failed; ``where`` says at which step (or outside its steps) and ``cause`` why."""
 
-    def __init__(self, scenario: str, step: Step, cause: BaseException) -> None:
+    def __init__(self, scenario: str, step: Step | None, cause: BaseException) -> None:
         self.scenario, self.step, self.cause = scenario, step, cause
-        super().__init__(f"{scenario!r} failed at {step.keyword} {step.name}: {cause}")
+        self.where = f"at {step.keyword} {step.name}" if step else "outside its steps"
+        super().__init__(f"{scenario!r} failed {self.where}: {cause}")
 
 
 def scenario_tags(feature: Feature, scenario: Scenario | ScenarioTemplate) -> set[str]:
@@ -56,6 +56,14 @@ def linked_rollbacks(tags: set[str]) -> list[str]:
     return sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX))
 
 
+def identity(feature: Feature, scenario: Scenario | ScenarioTemplate) -> tuple[str, list[str]]:
+    """How the journal names a scenario, and what undoes it: its linked rollbacks; a rollback undoes itself
+    (a rollback cut short or failed is run again by ``--recover``)."""
+    tags = scenario_tags(feature, scenario)
+    name = scenario_id(tags) or scenario.name
+    return name, [name] if PROCEDURE_TAG in tags else linked_rollbacks(tags)
+
+
 def find(wanted: str, features_dir: str, *, first: Feature | None = None) -> tuple[Feature, ScenarioTemplate]:
     """The scenario tagged ``@id:<wanted>``: in ``first`` (the caller's feature) first, then any feature."""
     for feature in [*([first] if first else []), *get_features([features_dir])]:
@@ -68,37 +76,51 @@ def find(wanted: str, features_dir: str, *, first: Feature | None = None) -> tup
 def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) -> None:
     """Run every step in order; the first failure stops the rest (shown as not run) and raises StepFailed.
 
-    Each step is journaled like a top-level one, under the scenario's id.
+    Each step is journaled like a top-level one, under the scenario's id. A failure anywhere in here,
+    inside a step or around the steps (the journal, the record), fails the scenario: nothing is swallowed.
     """
     scenario = template.render({})
-    tags = scenario_tags(template.feature, template)
-    name, undo = scenario_id(tags) or template.name, linked_rollbacks(tags)
+    name, undo = identity(template.feature, template)
     journal = request.node.stash.get(JOURNAL, None)
     error: StepFailed | None = None
-    with contextlib.suppress(Exception, Failed), allure.step(title):
-        for step in (s for s in scenario.steps if s.background is None):
+    try:
+        with allure.step(title):
+            error = _run_steps(request, scenario, name, undo, journal)
             if error is not None:
-                with allure.step(f"{step.keyword} {step.name} (not run)"):
-                    pass
-                continue
-            text = f"{step.keyword} {step.name}"
-            try:
-                with allure.step(text):
-                    if journal:
-                        journal.step(name, text, "begin", undo)
-                    call_step(request, step)
-                    if journal:
-                        journal.step(name, text, "end", undo)
-            except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the scenario
-                error = StepFailed(scenario.name, step, exc)
-        if error is not None:
-            raise error  # marks the enclosing record step as failed; suppressed right here
-    if journal and error is None:
-        journal.close(name, "passed")
-        if PROCEDURE_TAG in tags:
-            journal.close_undone_by(name, "rolled back")
+                raise error  # marks the enclosing record step as failed
+    except StepFailed as raised:
+        error = raised
+    except (Exception, Failed) as exc:  # noqa: BLE001 - outside the steps, and still the scenario's failure
+        error = StepFailed(scenario.name, None, exc)
     if error is not None:
+        if journal:
+            journal.close(name, "failed")
         raise error from error.cause
+    if journal:
+        journal.close(name, "passed")
+        if PROCEDURE_TAG in scenario_tags(template.feature, template):
+            journal.close_undone_by(name, "rolled back")
+
+
+def _run_steps(request: pytest.FixtureRequest, scenario: Scenario, name: str, undo: list[str],
+               journal: Journal | None) -> StepFailed | None:
+    error: StepFailed | None = None
+    for step in (s for s in scenario.steps if s.background is None):
+        if error is not None:
+            with allure.step(f"{step.keyword} {step.name} (not run)"):
+                pass
+            continue
+        text = f"{step.keyword} {step.name}"
+        try:
+            with allure.step(text):
+                if journal:
+                    journal.step(name, text, "begin", undo)
+                call_step(request, step)
+                if journal:
+                    journal.step(name, text, "end", undo)
+        except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the scenario
+            error = StepFailed(scenario.name, step, exc)
+    return error
 
 
 def call_step(request: pytest.FixtureRequest, step: Step) -> None:

@@ -127,7 +127,7 @@ def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, fai
         embed.run(request, template, title)
     except embed.StepFailed as exc:
         raise RollbackFailed(
-            f"ROLLBACK FAILED in {template.name!r} at {exc.step.keyword} {exc.step.name}: {exc.cause}\n"
+            f"ROLLBACK FAILED in {template.name!r} {exc.where}: {exc.cause}\n"
             f"(the procedure had failed at {failed_step.keyword} {failed_step.name}: {cause})"
         ) from exc.cause
 

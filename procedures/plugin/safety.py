@@ -35,7 +35,7 @@ from procedures.plan import load_plan
 from procedures.plugin import embed
 
 if TYPE_CHECKING:
-    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+    from pytest_bdd.parser import Feature, Scenario, Step
 
 EXIT_LOCKED = 13
 RUN_PID_ENV = "FLATNET_RUN_PID"
@@ -102,7 +102,7 @@ def release_locks(config: pytest.Config, rollback_failed: bool) -> None:
     if taken is None:
         return
     if rollback_failed:
-        _say(config, "the maintenance lock stays on the targets: a rollback failed (recover, then --force-unlock)")
+        _say(config, "the maintenance lock stays on the targets: a rollback failed (see ROLLBACK FAILED below)")
         return
     paths = json.loads(taken)
     m = Maintenance.load(Path(paths["inventory"]), Path(paths["plan"]))
@@ -123,16 +123,11 @@ def _say(config: pytest.Config, text: str) -> None:
 
 
 # -- the journal -------------------------------------------------------------------------------
-def identity(feature: Feature, scenario: Scenario | ScenarioTemplate) -> tuple[str, list[str]]:
-    tags = embed.scenario_tags(feature, scenario)
-    return embed.scenario_id(tags) or scenario.name, embed.linked_rollbacks(tags)
-
-
 def journal_step(request: pytest.FixtureRequest, feature: Feature, scenario: Scenario, step: Step,
                  phase: str) -> None:
     journal = request.node.stash.get(embed.JOURNAL, None)
     if journal is not None:
-        name, undo = identity(feature, scenario)
+        name, undo = embed.identity(feature, scenario)
         journal.step(name, f"{step.keyword} {step.name}", phase, undo)
 
 
@@ -140,7 +135,7 @@ def close_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
     journal = request.node.stash.get(embed.JOURNAL, None)
     if journal is None:
         return
-    name, _ = identity(feature, scenario)
+    name, _ = embed.identity(feature, scenario)
     journal.close(name, event)
     if embed.PROCEDURE_TAG in embed.scenario_tags(feature, scenario) and event == "passed":
         journal.close_undone_by(name, "recovered" if request.config.getoption("recover") else "rolled back")

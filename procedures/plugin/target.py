@@ -14,6 +14,7 @@ from procedures.lab import PARTS, Lab
 from procedures.lab.monitoring import GRAFANA_PASSWORD_ENV
 from procedures.maintenance import Maintenance
 from procedures.plan import load_plan
+from procedures.secrets import redact
 from procedures.workflow import WORKFLOW_SCENARIO
 
 INVENTORY_ENV = "FLATNET_INVENTORY"
@@ -45,7 +46,7 @@ def validate_given(config: pytest.Config) -> None:
         elif plan:
             load_plan(Path(plan))
     except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(redact(str(exc))) from None
 
 
 def check_workflow_plan(config: pytest.Config, items: list[pytest.Item]) -> None:

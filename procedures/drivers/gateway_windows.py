@@ -1,0 +1,120 @@
+"""The OpenResty gateway on Windows, driven with PowerShell (the manual's own flavor).
+
+nginx has no binary upgrade on Windows: the manual's stop/rename/start stays,
+as one script each way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from procedures import dryrun, record
+from procedures import powershell as ps
+from procedures.drivers.gateway import Gateway
+from procedures.drivers.gateway_processes import Listener
+from procedures.errors import DriverError
+
+if TYPE_CHECKING:
+    from procedures.config import GatewayComponent
+    from procedures.host import Host
+
+
+class WindowsGateway(Gateway):
+    """The manual's own flavor: OpenResty on Windows, driven with PowerShell over WinRM.
+
+    nginx has no binary upgrade on Windows: the manual's stop/rename/start stays.
+    """
+
+    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
+        exe = self.host.files.join(folder, self.c.binary)
+        return self.host.run(ps.script(f"Set-Location -LiteralPath {ps.quote(folder)}",
+                                       ps.native_stderr_ok(exe, *self.c.nginx_args, *args)),
+                             check=check, purpose=purpose, change=change)
+
+    def pid(self) -> int | None:
+        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
+        out = self.host.run(ps.script(
+            f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
+            "if ($p -and (Get-Process -Id $p -ErrorAction SilentlyContinue)) { $p }"),
+            check=False, purpose="check whether the gateway runs")
+        text = out.stdout.strip()
+        return int(text) if out.rc == 0 and text.isdigit() else None
+
+    def listeners(self) -> dict[int, Listener] | None:
+        """Not read on Windows yet (``Get-NetTCPConnection`` would tell): unknown, so never guessed."""
+        return None
+
+    def serving_problem(self, master: int | None = None) -> str | None:
+        return None
+
+    def take_over(self) -> int | None:
+        """The manual's stop, rename, rename, start, as one script: one round trip, no wait in between."""
+        if self.exists(self.old):
+            raise DriverError(f"{self.old} exists: a previous update was not finished")
+        with self._probed("hand-over to the new release"):
+            self._swap_script("hand-over", [ps.rename(self.live, self.c.old_dir),
+                                            ps.rename(self.staging, self.c.install_dir)], stop=True)
+        return None
+
+    def take_back(self, expected_version: str) -> None:
+        """Stop, rename back, start, as one script too: the rollback's window is as short as the update's."""
+        if not self.swapped_in():
+            self.start()  # nothing was swapped: the old release only needs to run
+            return
+        files = self.host.files
+        with self._probed("hand-back to the previous release"):
+            self._swap_script("hand-back", [
+                f"if (Test-Path -LiteralPath {ps.quote(self.failed)}) "
+                f"{{ Remove-Item -LiteralPath {ps.quote(self.failed)} -Recurse -Force }}",
+                *([ps.rename(self.live, self.c.failed_dir)] if files.exists(self.live) else []),
+                ps.rename(self.old, self.c.install_dir)], stop=self.is_running())
+
+    def _swap_script(self, what: str, renames: list[str], *, stop: bool) -> None:
+        """Stop (when running), rename, start, in one script; its stopwatch, stop to start, is the window
+        no gateway answers (the prober measures it from outside too)."""
+        exe = self.host.files.join(self.live, self.c.binary)
+        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
+        stopping = [f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
+                    f"Set-Location -LiteralPath {ps.quote(self.live)}",
+                    ps.native_stderr_ok(exe, *self.c.nginx_args, "-s", "stop"),
+                    f"if ($p) {{ Wait-Process -Id $p -Timeout {int(self.c.timeouts.stop)} "
+                    "-ErrorAction SilentlyContinue }"] if stop else []
+        out = self.host.run(ps.script(
+            f"# {what}: stop, rename, start", "$sw = [Diagnostics.Stopwatch]::StartNew()", *stopping,
+            f"Set-Location -LiteralPath {ps.quote(self.c.root)}", *renames, self._start_process(),
+            "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
+            purpose=f"{what} in one script: stop, rename, start", change=True)
+        self._started_after(out.stdout)
+
+    def _start_process(self) -> str:
+        exe = self.host.files.join(self.live, self.c.binary)
+        arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
+        return (f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
+                f"-ArgumentList {arguments} -WindowStyle Hidden")
+
+    def start(self) -> None:
+        """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
+        if dryrun.active() is None and self.is_running():
+            record.text("start", "the gateway is already running")
+            return
+        self.host.run(ps.script(self._start_process()), purpose="start the gateway", change=True)
+        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+
+    def config_test(self, folder: str) -> None:
+        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
+        if self.c.lua_check:
+            exe, *args = self.c.lua_check.split()
+            lualib = self.host.files.join(folder, "lualib")
+            call = " ".join(["&", ps.quote(exe), *(ps.quote(a) for a in args), "$_.FullName"])
+            self.host.run(ps.script(
+                "$bad = 0",
+                f"Get-ChildItem -LiteralPath {ps.quote(lualib)} -Recurse -Filter '*.lua' -File | ForEach-Object {{",
+                f"  {call} | Out-Null",
+                "  if ($LASTEXITCODE -ne 0) { $bad = 1 }",
+                "}",
+                "if ($bad) { throw 'a Lua module does not compile' }"),
+                purpose="compile every Lua module (nginx -t does not)", change=True)
+
+
+def gateway_for(host: Host, component: GatewayComponent) -> Gateway:
+    return WindowsGateway(host, component) if component.flavor == "windows" else Gateway(host, component)
