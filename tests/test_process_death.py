@@ -90,8 +90,12 @@ def assert_updated(lab: Lab) -> None:
     assert not lock_file(lab).exists()
 
 
-@pytest.mark.parametrize(("pause", "victims", "fault", "outcome"), KILLS,
-                         ids=[f"{p.split(':')[0]}-{LABELS[p.split(':')[1]]}-kill-{'+'.join(v)}" for p, v, _, _ in KILLS])
+def kill_id(pause: str, victims: list[str]) -> str:
+    when, step = pause.split(":", 1)
+    return f"{when}-{LABELS[step]}-kill-{'+'.join(victims)}"
+
+
+@pytest.mark.parametrize(("pause", "victims", "fault", "outcome"), KILLS, ids=[kill_id(p, v) for p, v, _, _ in KILLS])
 def test_kill_9_of_a_gateway_master_never_passes_a_broken_update(lab: Lab, tmp_path: Path, pause: str,
                                                                  victims: list[str], fault: str | None,
                                                                  outcome: int) -> None:
