@@ -84,9 +84,10 @@ class MonitoringMaintenance:
         running = self.stack.running_images()
         record.data("images after", running)
         wanted = set(self.change.images.values())
-        missing = wanted - {info["image"] for info in running.values()}
+        missing = wanted - {info["image"] for info in running.values() if info["state"] == "running"}
         if missing:
-            raise VerificationFailed(f"not running the planned images: {', '.join(sorted(missing))}")
+            raise VerificationFailed(f"not running the planned images: {', '.join(sorted(missing))}",
+                                     failure_class="service_down")
 
     # -- configuration update -----------------------------------------------------------------
     def apply_new_config(self) -> None:

@@ -104,13 +104,22 @@ class MonitoringStack:
             ready["loki"] = self._answers(str(self.c.loki.url).rstrip("/") + self.c.loki.ready_path)
         return ready
 
+    def stopped_containers(self) -> list[str]:
+        """Containers of the stack that exited (killed, crashed): they do not come back by themselves."""
+        return [name for name, info in self.running_images().items() if info["state"] in {"exited", "stopped", "dead"}]
+
     def wait_ready(self) -> dict[str, bool]:
+        """Until every endpoint answers; a container that exited fails at once (``service_down``)."""
         deadline = time.monotonic() + self.c.timeouts.ready
         while True:
             ready = self.readiness()
             if all(ready.values()):
                 record.data("every monitoring endpoint is ready", ready)
                 return ready
+            stopped = self.stopped_containers()
+            if stopped:
+                raise VerificationFailed(f"{', '.join(stopped)} exited: not ready, and it will not come back by itself",
+                                         failure_class="service_down")
             if time.monotonic() > deadline:
                 raise VerificationFailed(f"not ready after {self.c.timeouts.ready:g}s: "
                                          + ", ".join(k for k, v in ready.items() if not v))
