@@ -396,6 +396,14 @@ def load(path: Path, model: type[M]) -> M:
         raise ConfigError(f"{path}: invalid {model.__name__.lower()}:\n" + _describe(exc)) from None
 
 
+# pydantic's pattern messages, in operator words (keyed by the pattern itself).
+_PATTERN_WORDS = {
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "name an environment variable (letters, digits, '_'); the credential itself "
+                                 "never goes in a file",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "use letters, digits, '.', '_' or '-', starting with a letter or digit",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$": "expected an e-mail address (name@example.org)",
+    r"^(100|[1-9][0-9]?)%$": "expected a whole number of hosts or a percentage from 1% to 100%",
+}
 # A field whose name looks like a credential never has its value shown, whatever is wrong with it.
 _CREDENTIAL_LIKE = re.compile(r"(?i)pas|pw|secr|tok|key|auth|cred|cert|priv")
 
@@ -409,6 +417,8 @@ def _describe(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"
+        elif error["type"] == "string_pattern_mismatch":
+            message = _PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")), message)
         given = error.get("input")
         hidden = (error["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict | list)
                   or _CREDENTIAL_LIKE.search(field) is not None)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from procedures import record
+from procedures import live, record
 from procedures.errors import FailureClass, VerificationFailed
 from procedures.plan import DecisionPolicy
 
@@ -116,7 +116,10 @@ class DecisionEngine:
         else:
             window, every = self.policy.partly_broken.fix_window_minutes, self.policy.partly_broken.retry_every_seconds
         deadline, attempts = self.clock() + window * 60, 1
+        rollback_at = live.until(deadline - self.clock())
         while self.clock() + every <= deadline:
+            live.say(f"re-verify ({failure.failure_class}) attempt {attempts + 1}, every {every:g} s, "
+                     f"rollback at {rollback_at} ({window:g} min window): {check}")
             self.sleep(every)
             attempts += 1
             try:
@@ -135,6 +138,7 @@ class DecisionEngine:
     def _ask(self, check: str, failure: VerificationFailed, _: Callable[[], object]) -> None:
         rule = self.policy.log_errors
         deadline = self.clock() + rule.decide_within_minutes * 60
+        live.waiting("./maint decide (log_errors)", deadline - self.clock(), f"on deadline: {rule.on_deadline}")
         answer = self.desk.ask(check, f"{check}: {failure}. Continue or roll back?", deadline, poll=0.2)
         if answer is None:
             self._decide(check, failure, rule.on_deadline, rule.decide_within_minutes,

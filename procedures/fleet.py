@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import allure
 
-from procedures import parallel, record
+from procedures import live, parallel, record
 from procedures.config import HostSpec
 from procedures.errors import ConfigError, ProcedureError, RollbackFailed, VerificationFailed
 from procedures.gateway_update import GatewayUpdate
@@ -92,7 +92,9 @@ class FleetUpdate:
                                      "batches": [[m.name for m in b] for b in self._batches]})
         try:
             for number, batch in enumerate(self._batches, 1):
-                with allure.step(f"batch {number}/{len(self._batches)}: {', '.join(m.name for m in batch)}"):
+                title = f"batch {number}/{len(self._batches)}: {', '.join(m.name for m in batch)}"
+                live.say(f"▶ {title}")
+                with allure.step(title):
                     self._in_parallel(batch, lambda m: self._one(m, update, rollback))
                     failed = [m.name for m in batch if self.outcomes[m.name].status != "updated"]
                     share = 100 * len(failed) / len(batch)
@@ -125,8 +127,11 @@ class FleetUpdate:
             targets = [m for m in self.members if m.gateway.swapped_in()]
         for number, batch in enumerate(self.rolling.batches([m.name for m in targets]), 1):
             members = [m for m in targets if m.name in batch]
+            live.say(f"▶ rollback batch {number}: {', '.join(batch)}")
             with allure.step(f"rollback batch {number}: {', '.join(batch)}"):
                 self._in_parallel(members, lambda m: self._back(m, rollback))
+            for member in members:
+                live.say(f"  {member.name}: {self.outcomes[member.name].status}")
         self.record()
 
     def verify_rolled_back(self) -> None:
@@ -150,7 +155,7 @@ class FleetUpdate:
         outcome, job = self.outcomes[member.name], self._job(member)
         started = time.monotonic()
         try:
-            with allure.step(f"{member.name}: update"):
+            with allure.step(f"{member.name}: update"), live.quiet():
                 _steps(update, job)
             outcome.status = "updated"
         except Exception as exc:  # noqa: BLE001 - any failure of the host's procedure rolls that host back
@@ -158,11 +163,13 @@ class FleetUpdate:
             self._back(member, rollback, done="failed, rolled back")
         outcome.version_before, outcome.version_after = job.version_before, job.target_version
         outcome.seconds = round(time.monotonic() - started, 3)
+        live.say(f"  {member.name}: {outcome.status} ({outcome.seconds:.1f} s)"
+                 + (f": {outcome.error.splitlines()[0][:120]}" if outcome.error else ""))
 
     def _back(self, member: Member, rollback: Sequence[HostStep], done: str = "rolled back with the fleet") -> None:
         outcome = self.outcomes[member.name]
         try:
-            with allure.step(f"{member.name}: ROLLBACK"):
+            with allure.step(f"{member.name}: ROLLBACK"), live.quiet():
                 _steps(rollback, self._job(member))
             outcome.status = done
         except Exception as exc:  # noqa: BLE001 - reported per host, and by verify_rolled_back

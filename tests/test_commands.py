@@ -28,6 +28,9 @@ def test_command_one_updates_the_lab_gateway_and_writes_the_html_record(tmp_path
         assert "googletagmanager" not in html.read_text()
         health = httpx.get(f"http://127.0.0.1:{lab.state.api_port}/api/health", timeout=5).json()
         assert health["version"] == NEW_VERSION
+        assert f"lab {lab.root}: gateway up" in run.stdout  # only the part the gateway update touches
+        state = lab.state
+        assert (state.monitoring, state.cni, state.nebula, state.fleet) == (None, None, None, None)
     finally:
         lab.down()
     assert owned_pids(lab.root) == []

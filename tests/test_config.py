@@ -74,7 +74,8 @@ def test_plan_mistakes(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"id": "bad id!", "changes": {"gateway": {"version": "1.2"}}}))
     with pytest.raises(ConfigError) as error:
         load_plan(path)
-    assert "id: String should match pattern" in str(error.value)
+    assert "id: use letters, digits, '.', '_' or '-', starting with a letter or digit (got 'bad id!')" \
+        in str(error.value)
     assert "changes.gateway.release: Field required" in str(error.value)
 
 

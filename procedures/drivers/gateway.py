@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from procedures import backups, dryrun, record
+from procedures import backups, dryrun, live, record
 from procedures.commands import sh
 from procedures.drivers import gateway_processes as processes
 from procedures.drivers.gateway_processes import Listener
@@ -370,6 +370,8 @@ class Gateway:
         VerificationFailed. A dead master or another master in the pid file fails at once: neither heals.
         """
         deadline = time.monotonic() + self.c.timeouts.healthy
+        live.waiting(f"the gateway to serve {expected_version}", self.c.timeouts.healthy,
+                     f"{self.c.consistent_answers} right answers in a row from master {master or 'in the pid file'}")
         while True:
             identity = self.serving_problem(master)
             if identity is not None and (self.pid() is None or master not in (None, self.pid())):
@@ -432,6 +434,7 @@ class Gateway:
         self._wait(gone, self.c.timeouts.stop, f"{who} to exit")
 
     def _wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
+        live.waiting(what, seconds)
         if not self._waited(condition, seconds):
             raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from procedures import backups, dryrun, record
+from procedures import backups, dryrun, live, record
 from procedures.api.alertmanager import AlertmanagerClient
 from procedures.api.grafana import GrafanaClient
 from procedures.api.prometheus import PrometheusClient
@@ -111,6 +111,7 @@ class MonitoringStack:
     def wait_ready(self) -> dict[str, bool]:
         """Until every endpoint answers; a container that exited fails at once (``service_down``)."""
         deadline = time.monotonic() + self.c.timeouts.ready
+        live.waiting("every monitoring endpoint to be ready", self.c.timeouts.ready)
         while True:
             ready = self.readiness()
             if all(ready.values()):

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from procedures import live
 from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
 from procedures.plugin import collect, embed, preview, reporting, rollback, safety, target
 from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
+STEP_STARTED = pytest.StashKey[float]()
 # The one way back after a failed rollback; tests/test_process_death.py follows it step by step.
 RECOVERY_ADVICE = (
     "The way back:",
@@ -50,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
     reporting.install_log_redaction()
     target.validate_given(config)
     safety.configure(config)
+    if any(str(Path(arg.split("::")[0]).resolve()).startswith(FEATURES_DIR) for arg in config.args):
+        live.install(reporting.live_writer(config))  # a maintenance run: the operator follows it line by line
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -77,10 +81,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     target.note_lab_parts(config, items)
 
 
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    live.say(f"▶ {scenario.keyword}: {scenario.name}")
+
+
+def pytest_bdd_before_step(request: pytest.FixtureRequest, step: Any, **_: Any) -> None:
+    request.node.stash[STEP_STARTED] = live.started(f"{step.keyword} {step.name}")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                           exception: BaseException, **_: Any) -> None:
-    rollback.on_step_failure(request, feature, scenario, step, exception, FEATURES_DIR)
+    live.ended(f"{step.keyword} {step.name}", request.node.stash.get(STEP_STARTED, 0.0), exception)
+    with live.nested():
+        rollback.on_step_failure(request, feature, scenario, step, exception, FEATURES_DIR)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -92,7 +106,9 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: A
 @pytest.hookimpl(wrapper=True)
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> Generator[None]:
     error = rollback.after_scenario(request, feature, scenario)
-    safety.close_scenario(request, feature, scenario, rollback.journal_event(request, error))
+    event = rollback.journal_event(request, error)
+    live.say(f"■ {scenario.name}: {event.upper() if event == 'rollback failed' else event}")
+    safety.close_scenario(request, feature, scenario, event)
     yield
     if error is not None:
         raise error
@@ -106,6 +122,7 @@ def pytest_bdd_before_step_call(request: pytest.FixtureRequest, feature: Any, sc
 
 
 def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, **_: Any) -> None:
+    live.ended(f"{step.keyword} {step.name}", request.node.stash.get(STEP_STARTED, 0.0))
     safety.journal_step(request, feature, scenario, step, "end")
 
 

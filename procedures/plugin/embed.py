@@ -19,6 +19,7 @@ from pytest_bdd.feature import get_features
 from pytest_bdd.scenario import get_step_function, parse_step_arguments
 from pytest_bdd.utils import get_required_args
 
+from procedures import live
 from procedures.errors import ProcedureError
 from procedures.journal import Journal
 from procedures.maintenance import Maintenance
@@ -84,7 +85,8 @@ def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) 
     journal = request.node.stash.get(JOURNAL, None)
     error: StepFailed | None = None
     try:
-        with allure.step(title):
+        live.say(title)
+        with allure.step(title), live.nested():
             error = _run_steps(request, scenario, name, undo, journal)
             if error is not None:
                 raise error  # marks the enclosing record step as failed
@@ -108,11 +110,11 @@ def _run_steps(request: pytest.FixtureRequest, scenario: Scenario, name: str, un
     for step in (s for s in scenario.steps if s.background is None):
         if error is not None:
             with allure.step(f"{step.keyword} {step.name} (not run)"):
-                pass
+                live.say(f"- {step.keyword} {step.name} (not run)")
             continue
         text = f"{step.keyword} {step.name}"
         try:
-            with allure.step(text):
+            with allure.step(text), live.step(text):
                 if journal:
                     journal.step(name, text, "begin", undo)
                 call_step(request, step)

@@ -7,9 +7,12 @@ inherit the folder through the environment so that one run stays one record.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
+import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,17 @@ def default_results_dir(config: pytest.Config) -> None:
 
 def _runs_features(config: pytest.Config) -> bool:
     return any(".feature" in arg or Path(arg.split("::")[0]).name == "features" for arg in config.args)
+
+
+def live_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Write a progress line to the real stderr at once, past pytest's output capture (as its live logging does)."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def write(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            sys.stderr.write(redact(line) + "\n")
+            sys.stderr.flush()
+    return write
 
 
 def install_log_redaction() -> None:

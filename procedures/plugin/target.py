@@ -77,7 +77,9 @@ def maintenance(config: pytest.Config) -> Maintenance:
         fault = config.getoption("lab_fault")
         with _lab_lock(lab):
             if not (config.getoption("recover") and lab.inventory_path.exists()):  # a target to recover as it is
-                lab.up(config.stash.get(LAB_PARTS, ("gateway",)))
+                parts = config.stash.get(LAB_PARTS, ("gateway",))
+                lab.up(parts)
+                _say(config, f"lab {lab.root}: {', '.join(parts)} up (the parts these procedures touch)")
             lab_plan = lab.plan_with(None if fault == "none" else fault) if fault else lab.plan_path
         monitoring = lab.monitoring()
         if monitoring is not None:  # the lab's own credential, handed over the way a site's would be
@@ -101,3 +103,9 @@ class _lab_lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+
+
+def _say(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(config, "workerinput"):
+        reporter.write_line(text)
