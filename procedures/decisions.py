@@ -55,7 +55,9 @@ class OperatorDesk:
         self.folder.mkdir(parents=True, exist_ok=True)
         request = self.folder / f"{int(time.time() * 1000)}.request"
         answer = request.with_suffix(".answer")
-        request.write_text(f"{check}\n{question}\nanswer: echo continue|rollback > {answer}\n", encoding="utf-8")
+        written = request.with_suffix(".writing")  # whole or not at all: ./maint decide may look at any moment
+        written.write_text(f"{check}\n{question}\nanswer: echo continue|rollback > {answer}\n", encoding="utf-8")
+        written.rename(request)
         print(f"\nOPERATOR DECISION NEEDED: {question}\n  answer within {max(0.0, deadline - time.monotonic()):.0f} s"
               f" with: ./maint decide continue|rollback {self.folder.parent}", file=sys.__stderr__, flush=True)
         while time.monotonic() < deadline:

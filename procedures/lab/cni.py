@@ -7,8 +7,10 @@ any CNI plugin. Faulty builds for injection:
 - ``not-a-plugin``: not executable (a half-finished copy);
 - ``add-fails``: runs, but every ADD fails with a bridge error (code 100, as Flatnet's plugin).
 
-The subnet is Flatnet's single-host 10.87.1.0/24 with gateway 10.87.1.1; the
-bridge gets a name of the lab's own. Only one lab on a machine may run it.
+The subnet is Flatnet's single-host 10.87.1.0/24 with gateway 10.87.1.1 when it
+is free; a second lab on the machine (the test suite's, beside an operator's lab)
+takes the next free 10.87.N.0/24. The inventory carries the gateway IP, so the
+procedures never assume Flatnet's. The bridge gets a name of the lab's own.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from procedures.lab.podman import Podman
+from procedures.lab.podman import Podman, free_subnet
 
 CURRENT_VERSION = "0.1.0"
 NEW_VERSION = "0.2.0"
 FAULTS = ("not-a-plugin", "add-fails")
-SUBNET, GATEWAY = "10.87.1.0/24", "10.87.1.1"
+SUBNET = "10.87.1.0/24"  # Flatnet's own
 TEST_IMAGE = "localhost/flatnet-lab/busybox-ping:latest"
 BRIDGE_PLUGIN = Path("/usr/lib/cni/bridge")
 _ADD_FAILS = """#!/bin/sh
@@ -43,6 +45,11 @@ exec /usr/lib/cni/bridge "$@"
 @dataclass
 class CniState:
     bridge: str
+    subnet: str = SUBNET
+
+    @property
+    def gateway(self) -> str:
+        return self.subnet.rsplit(".", 1)[0] + ".1"
 
 
 class CniLab:
@@ -57,7 +64,8 @@ class CniLab:
 
     @classmethod
     def new_state(cls, root: Path) -> CniState:
-        return CniState(bridge="fnb" + hashlib.sha256(str(root).encode()).hexdigest()[:8])
+        return CniState(bridge="fnb" + hashlib.sha256(str(root).encode()).hexdigest()[:8],
+                        subnet=free_subnet("10.87", range(1, 255)))
 
     @property
     def conflist(self) -> Path:
@@ -67,14 +75,15 @@ class CniLab:
         return self.builds / (f"flatnet-{NEW_VERSION}-{fault}" if fault else f"flatnet-{NEW_VERSION}")
 
     def build(self) -> None:
-        routes = subprocess.run(["ip", "-4", "route", "show", SUBNET], capture_output=True, text=True,
+        subnet = self.state.subnet
+        routes = subprocess.run(["ip", "-4", "route", "show", subnet], capture_output=True, text=True,
                                 check=False).stdout.strip()
         if routes:
-            raise RuntimeError(f"{SUBNET} is already in use on this machine ({routes}): another lab with the CNI "
-                               "part, or a real Flatnet, runs here. Take that one down first (./maint lab down).")
+            raise RuntimeError(f"{subnet} was free a moment ago and is now in use ({routes}): another lab took it. "
+                               "Run the command again: the lab picks the next free 10.87.N.0/24.")
         # Claim the subnet now (the bridge plugin adopts an existing bridge), not at the first container.
         for command in (["ip", "link", "add", self.state.bridge, "type", "bridge"],
-                        ["ip", "addr", "add", f"{GATEWAY}/24", "dev", self.state.bridge],
+                        ["ip", "addr", "add", f"{self.state.gateway}/24", "dev", self.state.bridge],
                         ["ip", "link", "set", self.state.bridge, "up"]):
             subprocess.run(command, check=True, capture_output=True)
         self.builds.mkdir(parents=True, exist_ok=True)
@@ -103,7 +112,7 @@ class CniLab:
             "plugins": [{
                 "type": "flatnet", "bridge": self.state.bridge, "isGateway": True, "ipMasq": False,
                 "ipam": {"type": "host-local", "dataDir": str(self.root / "cni/ipam"),
-                         "ranges": [[{"subnet": SUBNET, "gateway": GATEWAY}]]},
+                         "ranges": [[{"subnet": self.state.subnet, "gateway": self.state.gateway}]]},
             }],
         }
 
@@ -118,7 +127,7 @@ class CniLab:
             "conflist": str(self.conflist),
             "extra_plugin_dirs": ["/usr/lib/cni"],
             "network": "flatnet",
-            "gateway_ip": GATEWAY,
+            "gateway_ip": self.state.gateway,
             "test_image": TEST_IMAGE,
             "environment": self.podman.env,
             "backups_dir": str(self.root / "flatnet/backups"),
@@ -129,4 +138,4 @@ class CniLab:
                 "conflist": str(self.changes / "10-flatnet.conflist")}
 
     def state_dict(self) -> dict[str, Any]:
-        return asdict(self.state)
+        return asdict(self.state)  # the gateway follows from the subnet

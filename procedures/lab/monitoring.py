@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from procedures.lab.podman import ALERTMANAGER, PROMETHEUS, Podman
+from procedures.lab.podman import ALERTMANAGER, PROMETHEUS, Podman, free_subnet
 from procedures.lab.processes import terminate
 from procedures.lab.templates import render
 
@@ -59,7 +59,8 @@ class MonitoringLab:
         return MonitoringState(
             project=f"fnlab{digest[:8]}", prometheus_port=prometheus,
             alertmanager_port=alertmanager, grafana_port=grafana, loki_port=loki,
-            subnet=_free_subnet(int(digest[8:12], 16)), bridge=f"fnm{digest[:8]}",
+            subnet=free_subnet("10.89", (100 + (int(digest[8:12], 16) + i) % 150 for i in range(150))),
+            bridge=f"fnm{digest[:8]}",
             grafana_password=secrets.token_hex(12),
         )
 
@@ -201,13 +202,3 @@ class MonitoringLab:
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self.state)
-
-
-def _free_subnet(seed: int) -> str:
-    """A 10.89.N.0/24 that no route on this machine uses yet."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
-    for offset in range(200):
-        n = 100 + (seed + offset) % 150
-        if f"10.89.{n}." not in routes:
-            return f"10.89.{n}.0/24"
-    raise RuntimeError("no free 10.89.N.0/24 subnet for the lab")

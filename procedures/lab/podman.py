@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +132,12 @@ def _rootfs(dest: Path, binaries: tuple[str, ...], data: tuple[str, ...]) -> Non
             shutil.copy(lib, dest / lib.lstrip("/"))
     for folder in data:
         shutil.copytree(folder, dest / folder.lstrip("/"), symlinks=True)
+
+
+def free_subnet(prefix: str, numbers: Iterable[int]) -> str:
+    """The first ``<prefix>.N.0/24`` (N from ``numbers``) that no route on this machine uses yet."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
+    for n in numbers:
+        if f"{prefix}.{n}." not in routes:
+            return f"{prefix}.{n}.0/24"
+    raise RuntimeError(f"no free {prefix}.N.0/24 subnet for the lab")
