@@ -44,7 +44,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 
 class cni_machine_lock:
-    """A CNI lab uses Flatnet's own subnet (10.87.1.0/24): one at a time per machine, the others wait."""
+    """The suite's CNI labs one at a time, the others wait: a lab picks a free 10.87.N.0/24 when it is built,
+    and two built at once could pick the same one. (An operator's lab is never waited for: it holds its subnet.)"""
 
     def __enter__(self) -> None:
         self.fd = os.open("/run/lock/flatnet-cni-lab.lock", os.O_CREAT | os.O_RDWR, 0o600)
