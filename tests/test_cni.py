@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from procedures.lab import Lab
-from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, CniLab
+from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, TEST_IMAGE, CniLab
 from procedures.lab.processes import owned_pids
 from procedures.maintenance import Maintenance
 from tests.conftest import cni_machine_lock, run_features
@@ -161,3 +161,20 @@ def test_a_lab_that_cannot_start_leaves_nothing_running(clab: Lab, tmp_path: Pat
         assert owned_pids(other.root) == []
     finally:
         subprocess.run(["ip", "link", "del", bridge], check=True)
+
+
+def test_a_lab_deep_in_the_file_system_has_its_containers_cleaned_up(tmp_path: Path) -> None:
+    """conmon's exit command (`podman container cleanup`) must work wherever the lab lives: it refuses a
+    run root over 50 characters, and a `podman run` then waits 20 s for an exit code nobody stores."""
+    deep = Lab(tmp_path / ("a-folder-deep-enough-to-pass-podman-s-run-root-limit" * 2) / "lab")
+    try:
+        with cni_machine_lock():
+            deep.up(("gateway", "cni"))
+        podman = cni(deep).podman
+        podman.run("podman", "run", "-d", "--rm", "--network", "none", TEST_IMAGE, "true")
+        deadline = time.monotonic() + 15
+        while (left := podman.run("podman", "ps", "-aq").stdout.split()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left == [], "the exited container was not cleaned up by conmon's `podman container cleanup`"
+    finally:
+        deep.down()

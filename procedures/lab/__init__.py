@@ -25,7 +25,7 @@ from procedures.lab.cni import CniLab, CniState
 from procedures.lab.fleet import FleetLab
 from procedures.lab.monitoring import MonitoringLab, MonitoringState
 from procedures.lab.nebula import NebulaLab, NebulaState
-from procedures.lab.podman import Podman
+from procedures.lab.podman import Podman, runroot_of
 from procedures.lab.processes import alive, nginx_on, owned_pids, terminate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -173,6 +173,7 @@ class Lab:
                 part.stop()
         terminate(self.processes())
         if purge and self.root.exists():
+            shutil.rmtree(runroot_of(self.root), ignore_errors=True)
             shutil.rmtree(self.root)
 
     def use_fault(self, fault: str | None) -> None:

@@ -8,6 +8,7 @@ so that an image update is a real tag change and a real pull.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -46,12 +47,24 @@ ALERTMANAGER = ImageSpec("prom/alertmanager", ("/usr/bin/prometheus-alertmanager
 BUSYBOX = ImageSpec("library/busybox", (), "/bin/sh", "1.35.0")
 
 
+# Podman refuses a runroot longer than 50 characters in `podman container cleanup`, the command conmon
+# runs when a container exits. A lab deep in a temporary folder (pytest under xdist: .../popen-gw0/...)
+# then never gets its exit code stored, and every `podman run` waits out its 20 s conmon timeout.
+RUNROOTS = Path("/run/flatnet-lab")
+
+
+def runroot_of(root: Path) -> Path:
+    """The lab's podman run root: one per lab folder, short wherever the lab lives."""
+    return RUNROOTS / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+
+
 class Podman:
     """The lab's podman: commands run with the lab's configuration files."""
 
     def __init__(self, root: Path, registry: str) -> None:
         self.root = root
         self.registry = registry
+        self.runroot = runroot_of(root)
         self.env = {
             "CONTAINERS_CONF": str(root / "containers.conf"),
             "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
@@ -63,7 +76,8 @@ class Podman:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "registry/data").mkdir(parents=True, exist_ok=True)
         for name in ("containers.conf", "storage.conf", "registries.conf", "registry.yml"):
-            (self.root / name).write_text(render("monitoring_files", name, root=self.root, registry=self.registry))
+            (self.root / name).write_text(render("monitoring_files", name, root=self.root, registry=self.registry,
+                                                 runroot=self.runroot))
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True,
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
