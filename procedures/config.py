@@ -419,6 +419,11 @@ def _describe(exc: ValidationError) -> str:
             message = "unknown field (check its spelling)"
         elif error["type"] == "string_pattern_mismatch":
             message = _PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")), message)
+        elif error["type"] in {"literal_error", "enum"}:
+            message = "use " + message.removeprefix("Input should be ")
+        elif error["type"] == "missing":
+            message = "required, but missing"
+        message = message.replace("Input should be ", "expected ").replace("URL, ", "URL: ")
         given = error.get("input")
         hidden = (error["type"] in {"missing", "extra_forbidden"} or isinstance(given, dict | list)
                   or _CREDENTIAL_LIKE.search(field) is not None)

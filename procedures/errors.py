@@ -16,7 +16,8 @@ ever catch these::
     ├── VerificationFailed          a check after a change did not hold (carries its failure class)
     ├── DeliveryFailed              a notice channel did not take a notice
     ├── BackupError                 a backup could not be taken or does not match its manifest
-    └── RollbackFailed              the rollback itself failed; the target needs a human
+    ├── RollbackFailed              the rollback itself failed; the target needs a human
+    └── LabError                    the local lab could not be built or started (what, and what to do)
 """
 
 from __future__ import annotations
@@ -109,3 +110,7 @@ class BackupError(ProcedureError):
 
 class RollbackFailed(ProcedureError):
     """The rollback itself failed: the target is in an unknown state and needs a human."""
+
+
+class LabError(ProcedureError):
+    """The local lab could not be built or started; the message says what to do."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -41,19 +40,6 @@ def running_lab(folder: Path, parts: tuple[str, ...] = ("gateway",)) -> Iterator
 def lab(tmp_path: Path) -> Iterator[Lab]:
     with running_lab(tmp_path) as instance:
         yield instance
-
-
-class cni_machine_lock:
-    """The suite's CNI labs one at a time, the others wait: a lab picks a free 10.87.N.0/24 when it is built,
-    and two built at once could pick the same one. (An operator's lab is never waited for: it holds its subnet.)"""
-
-    def __enter__(self) -> None:
-        self.fd = os.open("/run/lock/flatnet-cni-lab.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
 
 
 @dataclass

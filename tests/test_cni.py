@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from procedures.errors import LabError
 from procedures.lab import Lab
 from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, TEST_IMAGE, CniLab
 from procedures.lab.processes import owned_pids
 from procedures.maintenance import Maintenance
-from tests.conftest import cni_machine_lock, run_features
+from tests.conftest import run_features
 
 # One lab per module: ./maint test runs with --dist loadfile, so a module stays on one worker
 # (loadgroup does not group under pytest 9.2: pytest-xdist#1386).
@@ -26,10 +27,9 @@ FEATURE = "features/cni_update.feature"
 
 @pytest.fixture(scope="module")
 def clab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with cni_machine_lock():
-        lab = Lab(tmp_path_factory.mktemp("clab") / "lab").up(("gateway", "cni"))
-        yield lab
-        lab.down()
+    lab = Lab(tmp_path_factory.mktemp("clab") / "lab").up(("gateway", "cni"))
+    yield lab
+    lab.down()
 
 
 def cni(lab: Lab) -> CniLab:
@@ -156,7 +156,7 @@ def test_a_lab_that_cannot_start_leaves_nothing_running(clab: Lab, tmp_path: Pat
     bridge = CniLab.new_state(other.root).bridge
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
     try:
-        with pytest.raises(subprocess.CalledProcessError):
+        with pytest.raises(LabError, match=f"`ip link add {bridge} type bridge` exited 2: RTNETLINK answers"):
             other.up(("gateway", "cni"))
         assert owned_pids(other.root) == []
     finally:
@@ -168,8 +168,7 @@ def test_a_lab_deep_in_the_file_system_has_its_containers_cleaned_up(tmp_path: P
     run root over 50 characters, and a `podman run` then waits 20 s for an exit code nobody stores."""
     deep = Lab(tmp_path / ("a-folder-deep-enough-to-pass-podman-s-run-root-limit" * 2) / "lab")
     try:
-        with cni_machine_lock():
-            deep.up(("gateway", "cni"))
+        deep.up(("gateway", "cni"))
         podman = cni(deep).podman
         podman.run("podman", "run", "-d", "--rm", "--network", "none", TEST_IMAGE, "true")
         deadline = time.monotonic() + 15

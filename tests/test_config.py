@@ -76,7 +76,7 @@ def test_plan_mistakes(tmp_path: Path) -> None:
         load_plan(path)
     assert "id: use letters, digits, '.', '_' or '-', starting with a letter or digit (got 'bad id!')" \
         in str(error.value)
-    assert "changes.gateway.release: Field required" in str(error.value)
+    assert "changes.gateway.release: required, but missing" in str(error.value)
 
 
 def tree_state(lab: Lab) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 
 from procedures.lab import Lab
 from procedures.lab.processes import owned_pids
-from tests.conftest import Run, cni_machine_lock, run_features, running_lab
+from tests.conftest import Run, run_features, running_lab
 
 # feature → actions its preview must list (by purpose), in order
 EXPECTED = {
@@ -92,6 +92,6 @@ def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path)
 
 
 def test_a_dry_run_of_the_cni_update_changes_nothing(tmp_path: Path) -> None:
-    with cni_machine_lock(), running_lab(tmp_path, ("gateway", "cni")) as lab:
+    with running_lab(tmp_path, ("gateway", "cni")) as lab:
         actions = assert_nothing_changed(lab, tmp_path, "features/cni_update.feature")
         assert any(a.startswith("install ") for a in actions), actions

@@ -34,7 +34,6 @@ from procedures.lab import Lab, gateway
 from tests.conftest import (
     PROJECT,
     Run,
-    cni_machine_lock,
     feature_environment,
     run_features,
     running_lab,
@@ -108,7 +107,7 @@ def neb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def cni(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with cni_machine_lock(), running_lab(tmp_path_factory.mktemp("matrix-cni"), ("gateway", "cni")) as lab:
+    with running_lab(tmp_path_factory.mktemp("matrix-cni"), ("gateway", "cni")) as lab:
         yield lab
 
 

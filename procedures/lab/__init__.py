@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from procedures.errors import LabError
 from procedures.lab import changes, cni, fleet, gateway, mailbox, nebula
 from procedures.lab.cni import CniLab, CniState
 from procedures.lab.fleet import FleetLab
@@ -132,11 +133,13 @@ class Lab:
         """
         unknown = set(parts) - set(PARTS)
         if unknown:
-            raise ValueError(f"unknown lab parts {sorted(unknown)}; known: {', '.join(PARTS)}")
+            raise LabError(f"unknown lab part {', '.join(sorted(unknown))}: use {', '.join(PARTS)}")
         try:
             self._up(parts)
-        except BaseException:
+        except BaseException as exc:
             self.down(purge=False)
+            if isinstance(exc, (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError)):
+                raise LabError(_operator_words(exc)) from exc
             raise
         return self
 
@@ -149,8 +152,9 @@ class Lab:
         if "monitoring" in parts:
             self._monitoring_up()
         if "cni" in parts and self.state.cni is None:
-            lab_cni = CniLab(self.root, CniLab.new_state(self.root), self.podman())
-            lab_cni.build()
+            with cni.subnet_choice():  # two labs built at once must not pick the same free subnet
+                lab_cni = CniLab(self.root, CniLab.new_state(self.root), self.podman())
+                lab_cni.build()
             state = self.state
             state.cni = lab_cni.state_dict()
             self._save(state)
@@ -194,7 +198,7 @@ class Lab:
     def inject(self, fault: str | None) -> None:
         """Faults that are a state of the lab rather than of the plan (Alertmanager down)."""
         if fault is not None and fault not in FAULTS:
-            raise ValueError(f"unknown lab fault {fault!r}; known: {', '.join(FAULTS)}")
+            raise LabError(f"unknown lab fault {fault!r}: use {', '.join(FAULTS)} or none")
         monitoring = self.monitoring()
         if monitoring is not None:
             action = "stop" if fault == "alertmanager-down" else "start"
@@ -338,6 +342,25 @@ class Lab:
             "staging": {"not_applicable": "the lab is itself the test environment"},
             "retention": {"keep_backups": 3},
         }
+
+
+def _operator_words(exc: subprocess.SubprocessError | OSError) -> str:
+    """A foreign failure while starting the lab, said as what failed and what to do."""
+    if isinstance(exc, subprocess.CalledProcessError):
+        output = exc.stderr or exc.stdout or ""
+        output = output.decode(errors="replace") if isinstance(output, bytes) else output
+        last = output.strip().splitlines()[-1] if output.strip() else "no output"
+        taken = [line for line in output.splitlines() if "Address already in use" in line]
+        if taken:
+            why = taken[0].split("] ")[-1]
+            return (f"a port the lab needs is taken by another program ({why}): stop that program, "
+                    "or run `./maint lab down` and start again (a new lab takes new ports)")
+        return f"the lab could not start: `{' '.join(map(str, exc.cmd))}` exited {exc.returncode}: {last}"
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return f"the lab could not start: `{' '.join(map(str, exc.cmd))}` did not finish within {exc.timeout:g}s"
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename} is missing: run `./maint setup` (it installs what the lab needs)"
+    return f"the lab could not start: {exc}"
 
 
 def _free_ports(count: int) -> list[int]:

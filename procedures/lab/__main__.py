@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 
+from procedures.errors import ProcedureError
 from procedures.lab import FAULTS, PARTS, Lab
+from procedures.secrets import redact
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description="The local Flatnet lab.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="build what is missing and start what is stopped")
     up.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, from {','.join(PARTS)}")
@@ -20,7 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     fault = sub.add_parser("fault", help="make the plan install a faulty release")
     fault.add_argument("name", choices=[*FAULTS, "none"])
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ProcedureError as exc:  # a mistake or a machine problem: one message, the traceback only if asked
+        if args.verbose:
+            raise
+        print(f"lab {args.command}: {redact(str(exc))}", file=sys.stderr)
+        return 1
 
+
+def _run(args: argparse.Namespace) -> int:
     lab = Lab.default()
     if args.command == "up":
         lab.up(tuple(args.parts.split(",")))

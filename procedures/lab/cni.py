@@ -15,14 +15,19 @@ procedures never assume Flatnet's. The bridge gets a name of the lab's own.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from procedures.errors import LabError
 from procedures.lab.podman import Podman, free_subnet
 
 CURRENT_VERSION = "0.1.0"
@@ -52,6 +57,18 @@ class CniState:
         return self.subnet.rsplit(".", 1)[0] + ".1"
 
 
+@contextlib.contextmanager
+def subnet_choice() -> Iterator[None]:
+    """Machine-wide, only while a lab picks its free 10.87.N.0/24 and claims it with its bridge: once the
+    route exists, every other lab sees the subnet as taken. A lab that is up holds no lock."""
+    fd = os.open("/run/lock/flatnet-cni-lab.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class CniLab:
     def __init__(self, root: Path, state: CniState, podman: Podman) -> None:
         self.root = root
@@ -79,7 +96,7 @@ class CniLab:
         routes = subprocess.run(["ip", "-4", "route", "show", subnet], capture_output=True, text=True,
                                 check=False).stdout.strip()
         if routes:
-            raise RuntimeError(f"{subnet} was free a moment ago and is now in use ({routes}): another lab took it. "
+            raise LabError(f"{subnet} was free a moment ago and is now in use ({routes}): another lab took it. "
                                "Run the command again: the lab picks the next free 10.87.N.0/24.")
         # Claim the subnet now (the bridge plugin adopts an existing bridge), not at the first container.
         for command in (["ip", "link", "add", self.state.bridge, "type", "bridge"],

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from procedures.errors import LabError
+
 FOLDER = "mailbox"
 
 
@@ -54,7 +56,8 @@ def start(root: Path, smtp_port: int, webhook_port: int) -> None:
     for port in (smtp_port, webhook_port):
         while not accepts(port):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the lab mailbox did not start listening on 127.0.0.1:{port}")
+                raise LabError(f"the lab mailbox did not start listening on 127.0.0.1:{port}: "
+                               f"see {root / 'mailbox.log'}")
             time.sleep(0.05)
 
 

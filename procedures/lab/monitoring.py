@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from procedures.errors import LabError
 from procedures.lab.podman import ALERTMANAGER, PROMETHEUS, Podman, free_subnet
 from procedures.lab.processes import terminate
 from procedures.lab.templates import render
@@ -129,7 +130,8 @@ class MonitoringLab:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"lab monitoring: {url} not ready after {seconds:g}s")
+                    raise LabError(f"lab monitoring: {url} not ready after {seconds:g}s: see `podman ps -a` and "
+                                   f"`podman logs` (CONTAINERS_CONF={self.root}/containers.conf)")
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from procedures.errors import LabError
 from procedures.lab.processes import owned_pids, terminate
 from procedures.lab.templates import render
 
@@ -146,7 +147,7 @@ class NebulaLab:
         show = ["ip", "-n", netns, "link", "show", "nebula1"]
         while subprocess.run(show, capture_output=True, check=False).returncode != 0:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nebula in {netns} did not bring its tun up")
+                raise LabError(f"nebula in {netns} did not bring its tun up: is /dev/net/tun available (modprobe tun)?")
             time.sleep(0.02)
 
     def stop(self) -> None:

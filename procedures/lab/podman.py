@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from procedures.errors import LabError
 from procedures.lab.templates import render
 
 BUSYBOX_APPLETS = ("sh", "wget", "ping", "cat", "ls", "sleep", "echo", "grep", "ip", "nc", "true", "false")
@@ -97,7 +98,7 @@ class Podman:
                 return
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise RuntimeError(f"the lab registry did not start on {self.registry}")
+        raise LabError(f"the lab registry did not start on {self.registry}: see {self.root / 'registry/registry.log'}")
 
     # -- images --------------------------------------------------------------------
     def import_local(self, ref: str, binaries: tuple[str, ...] = ()) -> None:
@@ -154,4 +155,5 @@ def free_subnet(prefix: str, numbers: Iterable[int]) -> str:
     for n in numbers:
         if f"{prefix}.{n}." not in routes:
             return f"{prefix}.{n}.0/24"
-    raise RuntimeError(f"no free {prefix}.N.0/24 subnet for the lab")
+    raise LabError(f"no free {prefix}.N.0/24 subnet for the lab: `ip -4 route` shows them all taken; "
+                   "stop other labs (`./maint lab down`)")

@@ -26,18 +26,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from procedures import record
-from procedures.errors import ProcedureError
+from procedures.errors import ProcedureError, TransportError
 from procedures.journal import NAME as JOURNAL_NAME
 from procedures.journal import Journal
 from procedures.lock import LockHeld, MaintenanceLock
 from procedures.maintenance import Maintenance, records_dir_of
 from procedures.plan import load_plan
 from procedures.plugin import embed
+from procedures.secrets import redact
 
 if TYPE_CHECKING:
     from pytest_bdd.parser import Feature, Scenario, Step
 
 EXIT_LOCKED = 13
+EXIT_UNREACHABLE = 14  # a target could not be reached (or the lab did not start): nothing was done
 RUN_PID_ENV = "FLATNET_RUN_PID"
 INTERRUPTED_PROPERTY = "flatnet-interrupted"
 INTERRUPTED = pytest.StashKey[str]()
@@ -67,6 +69,18 @@ def take_locks(config: pytest.Config, m: Maintenance) -> None:
     """Before the first procedure runs, in each process; exits with EXIT_LOCKED when held."""
     evidence = config.stash.setdefault(LOCK_EVIDENCE, [])
     taken: list[MaintenanceLock] = []
+    try:
+        _take_locks(config, m, evidence, taken)
+    except TransportError as exc:  # the first contact with each target: nothing was changed yet
+        for held in (t for t in taken if t.created):
+            held.release()
+        pytest.exit(f"{redact(str(exc))}\nNothing was changed. Check the host's address, port and credentials in "
+                    f"{m.inventory_path} (hosts:), and that it is up.", returncode=EXIT_UNREACHABLE)
+    config.stash[LOCKS_TAKEN] = json.dumps({"inventory": str(m.inventory_path), "plan": str(m.plan_path)})
+
+
+def _take_locks(config: pytest.Config, m: Maintenance, evidence: list[tuple[str, Any]],
+                taken: list[MaintenanceLock]) -> None:
     for lock in m.locks(int(os.environ[RUN_PID_ENV])):
         if config.getoption("force_unlock"):
             removed = lock.force_unlock()
@@ -86,7 +100,6 @@ def take_locks(config: pytest.Config, m: Maintenance) -> None:
             lock.acquire()
         taken.append(lock)
         evidence.append((f"maintenance lock held on {lock.host.name}", {"path": lock.path, **asdict(lock.info)}))
-    config.stash[LOCKS_TAKEN] = json.dumps({"inventory": str(m.inventory_path), "plan": str(m.plan_path)})
 
 
 def record_lock_evidence(config: pytest.Config) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from procedures.errors import ConfigError
+from procedures.errors import ConfigError, LabError
 from procedures.lab import PARTS, Lab
 from procedures.lab.monitoring import GRAFANA_PASSWORD_ENV
 from procedures.maintenance import Maintenance
 from procedures.plan import load_plan
+from procedures.plugin.safety import EXIT_UNREACHABLE
 from procedures.secrets import redact
 from procedures.workflow import WORKFLOW_SCENARIO
 
@@ -78,7 +79,10 @@ def maintenance(config: pytest.Config) -> Maintenance:
         with _lab_lock(lab):
             if not (config.getoption("recover") and lab.inventory_path.exists()):  # a target to recover as it is
                 parts = config.stash.get(LAB_PARTS, ("gateway",))
-                lab.up(parts)
+                try:
+                    lab.up(parts)
+                except LabError as exc:
+                    pytest.exit(f"the lab did not start: {exc}", returncode=EXIT_UNREACHABLE)
                 _say(config, f"lab {lab.root}: {', '.join(parts)} up (the parts these procedures touch)")
             lab_plan = lab.plan_with(None if fault == "none" else fault) if fault else lab.plan_path
         monitoring = lab.monitoring()

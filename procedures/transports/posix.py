@@ -37,11 +37,20 @@ class _PosixTransport(Transport):
         try:
             out = self._backend.run(wrapped)
         except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
-            raise TransportError(f"{self.name}: could not run a command: {exc}") from exc
+            raise TransportError(f"host {self.name} cannot be reached or cannot run commands: {_why(exc)}") from exc
         result = CommandResult(command, out.rc, out.stdout, out.stderr, time.monotonic() - started, self.name)
         if out.rc in _TIMED_OUT:
             raise CommandTimeout(f"{self.name}: `{command}` did not finish within {timeout:g}s and was killed")
         return result
+
+
+def _why(exc: Exception) -> str:
+    """testinfra's ssh backend raises RuntimeError(CommandResult) when ssh itself fails (exit 255): its stderr."""
+    result = exc.args[0] if exc.args else None
+    stderr = getattr(result, "stderr", None)
+    if isinstance(stderr, str) and stderr.strip():
+        return stderr.strip().splitlines()[-1]
+    return str(exc)
 
 
 class LocalTransport(_PosixTransport):
