@@ -40,9 +40,12 @@ def collect(m: Maintenance, reason: str) -> Path:
                 gather(root)
             except (ProcedureError, OSError) as exc:
                 _write(root / f"{part}.UNAVAILABLE.txt", f"could not collect {part}: {exc}")
-        for label, folder in (("records", m.records_dir), ("run", m.run_dir)):
+        # The maintenance's records and this run's own record; never the whole folder around it (with
+        # --alluredir /tmp/x the run's folder is /tmp), and never through a symbolic link.
+        for label, folder in (("records", m.records_dir), ("run/allure-results", m.results_dir),
+                              ("run/decisions", m.run_dir / "decisions")):
             if folder.is_dir():
-                shutil.copytree(folder, root / label, ignore=shutil.ignore_patterns("incident-*", "html"))
+                shutil.copytree(folder, root / label, symlinks=True, ignore=shutil.ignore_patterns("incident-*"))
         m.run_dir.mkdir(parents=True, exist_ok=True)
         archive = m.run_dir / f"{name}.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:

@@ -26,6 +26,7 @@ from procedures.silences import MaintenanceSilence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_DIR_ENV = "FLATNET_RUN_DIR"
+RESULTS_DIR_ENV = "FLATNET_RESULTS_DIR"  # the run's Allure results (inside RUN_DIR, or where --alluredir said)
 
 
 def records_dir_of(plan: Plan) -> Path:
@@ -90,6 +91,11 @@ class Maintenance:
     def run_dir(self) -> Path:
         """This run's record folder (``reports/runs/<time>``): notices' copies, decisions, the work report."""
         return Path(os.environ.get(RUN_DIR_ENV) or PROJECT_ROOT / "reports" / "runs" / "adhoc")
+
+    @property
+    def results_dir(self) -> Path:
+        """This run's Allure results: its record, and nothing else that happens to sit beside it."""
+        return Path(os.environ.get(RESULTS_DIR_ENV) or self.run_dir / "allure-results")
 
     @property
     def records_dir(self) -> Path:

@@ -2,14 +2,24 @@
 
 Everything passes through ``secrets.redact`` first. Without an Allure results
 directory the calls still log, so evidence is never silently dropped.
+
+A wait or a poll (``with record.poll(what):``) asks the same question many
+times; its exchanges are summarised into one attachment when it ends (the first
+and the last in full, each distinct answer once with its count and time range),
+so a 15-minute re-verification window does not grow the record without bound.
+What changes a target is never asked inside a poll, so it is always attached in full.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import allure
@@ -32,6 +42,10 @@ def data(name: str, value: Any) -> None:
 
 
 def _attach(name: str, body: str, kind: Any) -> None:
+    summary = _POLL.get()
+    if summary is not None:
+        summary.add(redact(name), redact(body))
+        return
     try:
         allure.attach(redact(body), name=redact(name), attachment_type=kind)
     except KeyError:  # outside any test (the end of the session): there is no step to attach to
@@ -71,3 +85,72 @@ def step(title: str) -> Iterator[None]:
 def _short(cmd: str, width: int = 80) -> str:
     first = cmd.splitlines()[0] if cmd else cmd
     return first if len(first) <= width else first[: width - 1] + "…"
+
+
+# -- waits and polls, summarised --------------------------------------------------------------------
+# Lines that differ between two identical answers: timings, dates, durations.
+_VOLATILE = re.compile(r"(?im)^< date:.*$|\(\d+(\.\d+)? ms\)|seconds=\d+(\.\d+)?")
+
+
+@dataclass
+class _Exchange:
+    at: datetime
+    name: str
+    body: str
+
+
+@dataclass
+class _Summary:
+    what: str
+    exchanges: list[_Exchange] = field(default_factory=list)
+    first: _Exchange | None = None
+    last: _Exchange | None = None
+    answers: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (name, body) → [count, first, last]
+
+    def add(self, name: str, body: str) -> None:
+        exchange = _Exchange(datetime.now().astimezone(), name, body)
+        self.first = self.first or exchange
+        self.last = exchange
+        seen = self.answers.setdefault((name, _VOLATILE.sub("", body)), [0, exchange.at, exchange.at])
+        seen[0] += 1
+        seen[2] = exchange.at
+
+    def render(self, outcome: str) -> str:
+        count = sum(seen[0] for seen in self.answers.values())
+        lines = [f"waited for: {self.what}", f"outcome: {outcome}", f"exchanges: {count}"]
+        if self.first and self.last:
+            lines.append(f"from {self.first.at:%H:%M:%S.%f}"[:-3] + f" to {self.last.at:%H:%M:%S.%f}"[:-3]
+                         + f" ({(self.last.at - self.first.at).total_seconds():.1f} s)")
+        lines += ["", "distinct answers (count, first – last seen):"]
+        lines += [f"  {n:>5} × {name}   ({a:%H:%M:%S} – {b:%H:%M:%S})" for (name, _), (n, a, b) in self.answers.items()]
+        for title, exchange in (("first", self.first), ("last", self.last)):
+            if exchange is not None:
+                lines += ["", f"--- {title} exchange, {exchange.at:%H:%M:%S.%f}"[:-3] + f": {exchange.name}",
+                          exchange.body]
+        return "\n".join(lines)
+
+
+_POLL: contextvars.ContextVar[_Summary | None] = contextvars.ContextVar("flatnet_record_poll", default=None)
+
+
+@contextlib.contextmanager
+def poll(what: str) -> Iterator[None]:
+    """Summarise what is attached inside into one attachment at the end (a poll inside a poll joins it)."""
+    if _POLL.get() is not None:
+        yield
+        return
+    summary = _Summary(what)
+    token = _POLL.set(summary)
+    outcome = "interrupted"
+    try:
+        yield
+        outcome = "done"
+    except BaseException as exc:
+        outcome = f"stopped: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        _POLL.reset(token)
+        if summary.answers:
+            count = sum(seen[0] for seen in summary.answers.values())
+            text(f"wait: {what} ({count} exchanges, {len(summary.answers)} distinct; {outcome.split(':')[0]})",
+                 summary.render(outcome))

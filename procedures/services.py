@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from procedures import dryrun
+from procedures import dryrun, record
 from procedures import powershell as ps
 from procedures.commands import sh
 from procedures.errors import DriverError
@@ -44,10 +44,11 @@ class Service:
         if dryrun.active():  # the command it waits for was withheld
             return
         deadline = time.monotonic() + self.spec.timeout
-        while (state := self.state()) != wanted:
-            if time.monotonic() > deadline:
-                raise self._stuck(state, wanted)
-            time.sleep(0.1)
+        with record.poll(f"service {self.spec.name} to be {wanted}"):
+            while (state := self.state()) != wanted:
+                if time.monotonic() > deadline:
+                    raise self._stuck(state, wanted)
+                time.sleep(0.1)
 
     def _stuck(self, state: str, wanted: str) -> DriverError:
         return DriverError(f"service {self.spec.name} is {state!r}, not {wanted!r}, after {self.spec.timeout:g}s")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import tarfile
 from pathlib import Path
 
 from procedures.lab import Lab, gateway
@@ -57,7 +58,9 @@ def test_recover_after_a_failed_rollback_then_a_clean_next_maintenance(lab: Lab,
     before = live_hashes(lab)
     failed = run_features(lab, tmp_path, FEATURE, "--lab-fault", "stuck-stop")
     assert failed.rc == 12, failed.output
-    incident_bundle(failed.output)
+    with tarfile.open(incident_bundle(failed.output)) as bundle:  # this run's record, not the folder around it
+        runs = {n.split("/run/", 1)[1].split("/", 1)[0] for n in bundle.getnames() if "/run/" in n}
+    assert runs == {"allure-results"}, runs  # the lab beside the results (tmp_path/lab) stays out
     assert "clear the cause" in failed.output and "run the same command again with --recover" in failed.output
     assert lock_file(lab).exists(), "the lock stays after a failed rollback"
 

@@ -370,8 +370,18 @@ class Gateway:
         VerificationFailed. A dead master or another master in the pid file fails at once: neither heals.
         """
         deadline = time.monotonic() + self.c.timeouts.healthy
-        live.waiting(f"the gateway to serve {expected_version}", self.c.timeouts.healthy,
+        what = f"the gateway to serve {expected_version}"
+        live.waiting(what, self.c.timeouts.healthy,
                      f"{self.c.consistent_answers} right answers in a row from master {master or 'in the pid file'}")
+        with record.poll(what):
+            health, version, in_a_row = self._poll_serving(expected_version, master, deadline)
+        record.data("verified", {"version": version, "front": health.front and health.front.status,
+                                 "api": health.api and health.api.status, "master": self.pid(),
+                                 "answers in a row": in_a_row})
+        return health
+
+    def _poll_serving(self, expected_version: str, master: int | None, deadline: float) -> tuple[Health, str | None,
+                                                                                                   int]:
         while True:
             identity = self.serving_problem(master)
             if identity is not None and (self.pid() is None or master not in (None, self.pid())):
@@ -380,10 +390,7 @@ class Gateway:
             if identity is None and in_a_row == self.c.consistent_answers:
                 identity = self.serving_problem(master)
                 if identity is None:
-                    record.data("verified", {"version": version, "front": health.front and health.front.status,
-                                             "api": health.api and health.api.status, "master": self.pid(),
-                                             "answers in a row": in_a_row})
-                    return health
+                    return health, version, in_a_row
             if time.monotonic() >= deadline:
                 answers = health.front is not None or health.api is not None
                 raise VerificationFailed(identity or _describe_unhealthy(health, version, expected_version),
@@ -435,19 +442,20 @@ class Gateway:
 
     def _wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
         live.waiting(what, seconds)
-        if not self._waited(condition, seconds):
+        if not self._waited(condition, seconds, what):
             raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
 
     @staticmethod
-    def _waited(condition: Callable[[], bool], seconds: float) -> bool:
+    def _waited(condition: Callable[[], bool], seconds: float, what: str = "a master to exit") -> bool:
         """Whether ``condition`` came true within ``seconds`` (at once in a dry run: what it waits for was withheld)."""
         if dryrun.active():
             return True
         deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        with record.poll(what):
+            while not condition():
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
         return True
 
 

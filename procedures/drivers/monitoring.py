@@ -112,10 +112,15 @@ class MonitoringStack:
         """Until every endpoint answers; a container that exited fails at once (``service_down``)."""
         deadline = time.monotonic() + self.c.timeouts.ready
         live.waiting("every monitoring endpoint to be ready", self.c.timeouts.ready)
+        with record.poll("every monitoring endpoint to be ready"):
+            ready = self._poll_ready(deadline)
+        record.data("every monitoring endpoint is ready", ready)
+        return ready
+
+    def _poll_ready(self, deadline: float) -> dict[str, bool]:
         while True:
             ready = self.readiness()
             if all(ready.values()):
-                record.data("every monitoring endpoint is ready", ready)
                 return ready
             stopped = self.stopped_containers()
             if stopped:

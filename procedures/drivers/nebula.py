@@ -89,6 +89,16 @@ class NebulaNode:
         backups.restore(self.host, backup, in_place=False)
 
     # -- verification ---------------------------------------------------------------------
+    def _answer(self, name: str, command: str, deadline: float) -> str:
+        while True:
+            out = self.host.run(command, purpose=f"{name} the lighthouse through the overlay", check=False)
+            if out.rc == 0:
+                return out.stdout
+            if time.monotonic() > deadline:
+                raise VerificationFailed(f"no {name} answer from {self.c.lighthouse_ip} through the overlay "
+                                         f"within {self.c.overlay_wait:g}s: {(out.stdout + out.stderr)[-200:]}")
+            time.sleep(0.2)
+
     def verify_overlay(self, log_offset: int) -> dict[str, str]:
         """Running, lighthouse answers ping and TCP through the tunnel, handshake in the log; bounded."""
         if self.service.state() != "run":
@@ -97,15 +107,8 @@ class NebulaNode:
         deadline = time.monotonic() + self.c.overlay_wait
         results: dict[str, str] = {}
         for name, command in checks.items():
-            while True:
-                out = self.host.run(command, purpose=f"{name} the lighthouse through the overlay", check=False)
-                if out.rc == 0:
-                    results[name] = out.stdout
-                    break
-                if time.monotonic() > deadline:
-                    raise VerificationFailed(f"no {name} answer from {self.c.lighthouse_ip} through the overlay "
-                                             f"within {self.c.overlay_wait:g}s: {(out.stdout + out.stderr)[-200:]}")
-                time.sleep(0.2)
+            with record.poll(f"a {name} answer from the lighthouse through the overlay"):
+                results[name] = self._answer(name, command, deadline)
         tail = self.host.files.read_from(self.c.log, log_offset)
         lines = [line for line in tail.splitlines() if HANDSHAKE_DONE.search(line)]
         if not lines:

@@ -22,7 +22,7 @@ from allure_commons.model2 import Parameter
 from allure_pytest_bdd.pytest_bdd_listener import PytestBDDListener
 from allure_pytest_bdd.steps import get_step_uuid
 
-from procedures.maintenance import RUN_DIR_ENV
+from procedures.maintenance import RESULTS_DIR_ENV, RUN_DIR_ENV
 from procedures.secrets import RedactingFilter, redact
 
 _FILTER = RedactingFilter()
@@ -32,6 +32,7 @@ def default_results_dir(config: pytest.Config) -> None:
     """Point allure at this run's folder when the run executes feature files."""
     if config.option.allure_report_dir:  # given: the run's other files go beside it
         os.environ.setdefault(RUN_DIR_ENV, str(Path(config.option.allure_report_dir).resolve().parent))
+        os.environ.setdefault(RESULTS_DIR_ENV, str(Path(config.option.allure_report_dir).resolve()))
         return
     if not _runs_features(config):
         return
