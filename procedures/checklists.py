@@ -28,8 +28,21 @@ if TYPE_CHECKING:
 
 
 # -- 事前チェックリスト (before) ---------------------------------------------------------------
-def window_is_set(w: Workflow) -> None:
-    w.check_plan()
+def window_is_ahead(w: Workflow) -> None:
+    """Days before, as the manual runs it: the window is set, not over, and holds the plan's worst case."""
+    window, now = w.complete_plan(), datetime.now(UTC)
+    if window.ends <= now:
+        raise PreconditionFailed(f"the maintenance window {window.starts:%Y-%m-%d %H:%M} – {window.ends:%H:%M} "
+                                 f"{window.timezone} is over: set the next window in the plan ({w.m.plan_path})")
+    length, needed = (window.ends - window.starts).total_seconds() / 60, w.plan.minutes_needed()
+    if length < needed:
+        raise PreconditionFailed(
+            f"the maintenance window is {length:.0f} minutes, the plan may need {needed:.0f}: its downtime and its "
+            f"longest rollback decision (policy) must fit; lengthen the window or shorten policy in {w.m.plan_path}")
+    record.data("maintenance window", {
+        "window": f"{window.starts:%Y-%m-%d %H:%M} – {window.ends:%Y-%m-%d %H:%M} ({window.timezone})",
+        "state": "open now" if window.starts <= now else f"starts in {window.starts - now}".split(".")[0],
+        "minutes": round(length), "minutes needed at worst": round(needed, 1)})
 
 
 def impact_is_identified(w: Workflow) -> None:

@@ -249,6 +249,7 @@ class Plan(Strict):
     """What one maintenance changes, and everything the workflow needs to run it."""
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    language: Literal["ja", "en"] = "ja"  # the record's: its interface, outcome lines and summaries
     records_dir: AbsolutePath | None = None  # notices, their ledger, the work report (default reports/maintenance/<id>)
     window: Window | None = None
     impact: Impact | None = None
@@ -270,6 +271,13 @@ class Plan(Strict):
                 raise ValueError(f"impact.expected_downtime_minutes ({self.impact.expected_downtime_minutes}) "
                                  f"is longer than the window ({length:.0f} minutes)")
         return self
+
+    def minutes_needed(self) -> float:
+        """The window the plan needs at worst: its downtime, then the longest wait before a rollback decision."""
+        policy = self.policy
+        waits = (policy.service_down.decide_within_minutes, policy.partly_broken.fix_window_minutes,
+                 policy.degraded.decide_within_minutes, policy.log_errors.decide_within_minutes)
+        return (self.impact.expected_downtime_minutes if self.impact else 0) + max(waits)
 
     def workflow_gaps(self) -> list[str]:
         """The fields the planned-maintenance workflow needs that this plan leaves out."""

@@ -19,6 +19,20 @@ _ANALYTICS = re.compile(
 )
 
 
+LANGUAGE_ENV = "FLATNET_RECORD_LANGUAGE"  # read by allurerc.mjs
+LANGUAGE_PROPERTY = "language"  # in the run's environment.properties (written by the plugin)
+
+
+def language_of(results: Path) -> str:
+    """The plan's record language, as the run wrote it into environment.properties (default: Japanese)."""
+    try:
+        lines = (results / "environment.properties").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return "ja"
+    found = [line.split("=", 1)[1].strip() for line in lines if line.startswith(f"{LANGUAGE_PROPERTY}=")]
+    return found[0] if found in (["ja"], ["en"]) else "ja"
+
+
 def build(run_dir: Path) -> Path:
     results = run_dir / "allure-results"
     if not results.is_dir():
@@ -27,7 +41,8 @@ def build(run_dir: Path) -> Path:
     subprocess.run(
         ["npx", "--no-install", "allure", "generate", str(results), "--config", str(PROJECT / "allurerc.mjs"),
          "-o", str(out)],
-        cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1"},
+        cwd=PROJECT, check=True, stdout=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", LANGUAGE_ENV: language_of(results)},
     )
     index = out / "index.html"
     index.write_text(_ANALYTICS.sub("", index.read_text(encoding="utf-8")), encoding="utf-8")

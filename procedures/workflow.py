@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from procedures import backups, dryrun, record, work_report
 from procedures.errors import ConfigError, PreconditionFailed, ProcedureError, RollbackFailed
-from procedures.notices import Delivery, Kind, japanese_time, render
+from procedures.notices import Delivery, Kind, render
+from procedures.notices.wording import change_lines, plan_time
 from procedures.recovery import LogWatch, check_services, require_healthy
 from procedures.silences import MaintenanceSilence, ours
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from procedures.decisions import DecisionEngine
     from procedures.host import Host
     from procedures.maintenance import Maintenance
-    from procedures.plan import Changes, Plan
+    from procedures.plan import Changes, Plan, Window
 
 Outcome = Literal["running", "completed", "rolled_back", "rollback_failed"]
 RunScenario = Callable[[str, str], None]  # (scenario id, title)
@@ -113,15 +114,21 @@ class Workflow:
         return self.m.plan
 
     # -- 1. 計画 (plan) -----------------------------------------------------------------
-    def check_plan(self) -> None:
-        gaps, window, now = self.plan.workflow_gaps(), self.plan.window, datetime.now().astimezone()
+    def complete_plan(self) -> Window:
+        """The plan holds every field the workflow needs (recorded); its window, for the timing checks."""
+        gaps, window = self.plan.workflow_gaps(), self.plan.window
         if gaps or window is None:
             raise ConfigError(f"{self.m.plan_path}: the planned-maintenance workflow needs "
                               + ", ".join(f"'{g}'" for g in gaps) + " in the plan")
-        if not window.starts <= now <= window.ends:
-            raise PreconditionFailed(f"now ({now:%Y-%m-%d %H:%M %Z}) is outside the maintenance window "
-                                     f"{window.starts:%Y-%m-%d %H:%M} – {window.ends:%H:%M} {window.timezone}")
         record.data("the plan", self.plan.model_dump(mode="json", exclude_none=True))
+        return window
+
+    def check_plan(self) -> None:
+        """At the start of the work: the plan is complete and its window is open now."""
+        window, now = self.complete_plan(), datetime.now(UTC)
+        if not window.starts <= now <= window.ends:
+            raise PreconditionFailed(f"now ({window.local(now):%Y-%m-%d %H:%M}) is outside the maintenance window "
+                                     f"{window.starts:%Y-%m-%d %H:%M} – {window.ends:%H:%M} {window.timezone}")
 
     # -- 2. 告知 (announcement) ----------------------------------------------------------
     def announce(self) -> None:
@@ -175,9 +182,9 @@ class Workflow:
     # -- 5. 復旧確認 (recovery confirmation) ------------------------------------------------
     def confirm_recovery(self) -> None:
         self.decide.verify("every service is up and healthy", lambda: require_healthy(check_services(self.m)))
-        self.checks["services"] = "all healthy"
+        self.checks["サービス"] = "全サービス正常稼働（ヘルスチェック応答あり）"
         self.decide.verify("no new error lines in the last 50 log lines", self.logs.require_clean)
-        self.checks["logs"] = "no new error lines"
+        self.checks["ログ"] = "新しいエラー行なし（直近 50 行）"
 
     # -- 6. 完了 (completion) --------------------------------------------------------------
     def expire_silence(self) -> None:
@@ -193,7 +200,7 @@ class Workflow:
 
     def complete(self) -> None:
         self.outcome = "completed" if self.outcome == "running" else self.outcome
-        self.send("completion", outcome=self.outcome, finished=japanese_time(datetime.now().astimezone()),
+        self.send("completion", outcome=self.outcome, finished=plan_time(self.plan, datetime.now(UTC)),
                   done=self.done(), reason=self.failure or "")
 
     def prune_backups(self) -> None:
@@ -225,9 +232,7 @@ class Workflow:
                 record.text(f"could not {what}", str(exc))
 
     def done(self) -> list[str]:
-        lines = []
-        for component, versions in self.versions.items():
-            lines.append(f"{component}: {versions.get('before')} → {versions.get('after')}")
+        lines = change_lines(self.versions)
         if self.outcome != "completed" and self.rolled_back:
             lines.append("ロールバック: " + ", ".join(self.rolled_back))
         return lines
@@ -257,7 +262,7 @@ class Workflow:
         lines = [f"{c.name}: 正常" for c in checks]
         lines += [f"{name} のログに新しいエラー {len(found)} 行（原因調査で確認します）"
                   for name, found in errors.items()]
-        self.send("rollback", finished=japanese_time(datetime.now().astimezone()), reason=self.failure or "不明",
+        self.send("rollback", finished=plan_time(self.plan, datetime.now(UTC)), reason=self.failure or "不明",
                   checks=lines)
         self.outcome = "rolled_back"
-        self.checks["after rollback"] = "services healthy, silence expired, rollback notice sent"
+        self.checks["ロールバック後"] = "全サービス正常、サイレンス終了、ロールバック実施の通知送信済み"

@@ -11,9 +11,9 @@ from procedures.plugin.embed import Scenarios
 from procedures.workflow import Workflow
 
 
-@then("the maintenance window is set and open")
+@then("the maintenance window is set, not over, and long enough for the plan")
 def window(workflow: Workflow) -> None:
-    checklists.window_is_set(workflow)
+    checklists.window_is_ahead(workflow)
 
 
 @then("the affected services and users are identified")

@@ -48,7 +48,7 @@ def test_completion_says_what_happened() -> None:
     assert done.subject == "【完了】Flatnet システムメンテナンス"
     assert "全サービス正常稼働を確認" in done.body and "gateway: 1.25.3.1 → 1.27.1.2" in done.body
     rolled = render("completion", plan, outcome="rolled_back", finished="x", done=[], reason="HTTP 503")
-    assert "ロールバック実施" in rolled.subject and "ロールバック理由: HTTP 503" in rolled.body
+    assert "ロールバック実施" in rolled.subject and "ロールバック理由: 「HTTP 503」" in rolled.body
 
 
 def test_a_notice_missing_a_value_is_refused() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tarfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,9 +15,10 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
-from tests.conftest import run_features, running_lab
+from tests.conftest import lab_files_changed, run_features, running_lab
 from tests.gateway_observed import live_hashes, served_version
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
+from tests.test_wording import reads_as_written_by_a_person
 
 FEATURE = "features/maintenance_workflow.feature"
 PLAN_ID = "lab-maintenance"
@@ -53,10 +55,15 @@ def test_the_planned_maintenance_runs_end_to_end(wlab: Lab, tmp_path: Path) -> N
     for text in ("【メンテナンス予告】Flatnet システムメンテナンス",
                  "影響を受けるサービス: Flatnet Gateway、監視スタック", "作業責任者: ラボ運用担当",
                  "【完了】Flatnet システムメンテナンス", "全サービス正常稼働を確認",
-                 "gateway: 1.25.3.1 → 1.27.1.2"):
+                 "・Gateway (OpenResty) 1.25.3.1 → 1.27.1.2", "・Prometheus 2.42.0-lab.1 → 2.42.0-lab.2",
+                 "・Alertmanager 0.25.0-lab.1 → 0.25.0-lab.2"):
         assert text in evidence, text
-    subjects = [m["Subject"] for m in Mailbox(wlab.root).mails()[mails_before:]]
-    assert subjects == ["【メンテナンス予告】Flatnet システムメンテナンス", "【完了】Flatnet システムメンテナンス"]
+    mails = Mailbox(wlab.root).mails()[mails_before:]
+    assert [m["Subject"] for m in mails] == ["【メンテナンス予告】Flatnet システムメンテナンス",
+                                             "【完了】Flatnet システムメンテナンス"]
+    for mail in mails:
+        assert reads_as_written_by_a_person(mail.get_content()) == []
+        assert "(Asia/Tokyo)" in mail.get_content() and "UTC" not in mail.get_content()
 
     # the silence: created, recorded, and expired at the end
     [silence] = silences_of_the_plan(wlab)
@@ -79,7 +86,8 @@ def test_the_planned_maintenance_runs_end_to_end(wlab: Lab, tmp_path: Path) -> N
     # the work report
     report = (wlab.root / "maintenance/work-report.md").read_text()
     assert "# 作業報告書: lab-maintenance" in report and "完了（全サービス正常稼働）" in report
-    assert silence["id"] in report and "| gateway | 1.25.3.1 | 1.27.1.2 |" in report
+    assert silence["id"] in report and "- Gateway (OpenResty) 1.25.3.1 → 1.27.1.2" in report
+    assert reads_as_written_by_a_person(report) == [] and "UTC" not in report
     assert "# 作業報告書: lab-maintenance" in evidence  # attached to the record
     assert served_version(wlab) == "1.27.1.2"
 
@@ -91,6 +99,27 @@ def test_the_checklists_also_run_on_their_own(wlab: Lab, tmp_path: Path) -> None
         assert run.rc == 0, run.output
     run = run_features(wlab, tmp_path, "features/checklists/during_maintenance.feature")
     assert run.rc == 1 and "no active silence created by maintenance lab-maintenance" in run.output
+
+
+def window_from_now(start: timedelta, minutes: float) -> dict[str, str]:
+    begin = datetime.now(UTC) + start
+    return {"start": f"{begin:%Y-%m-%d %H:%M}", "end": f"{begin + timedelta(minutes=minutes):%Y-%m-%d %H:%M}",
+            "timezone": "UTC"}
+
+
+@pytest.mark.parametrize(("start", "minutes", "verdict"), [
+    (timedelta(days=2), 120, None),  # days before the window, as the manual runs it: passes
+    (timedelta(hours=-3), 120, "is over: set the next window in the plan"),
+    (timedelta(days=2), 7, "the maintenance window is 7 minutes, the plan may need 10"),  # 5 down + 5 decide
+])
+def test_the_pre_maintenance_checklist_runs_days_before_the_window(
+        wlab: Lab, tmp_path: Path, start: timedelta, minutes: float, verdict: str | None) -> None:
+    files = lab_files_changed(wlab, tmp_path, lambda _, plan: plan.update(window=window_from_now(start, minutes)))
+    run = run_features(wlab, tmp_path, "features/checklists/pre_maintenance.feature", *files)
+    if verdict is None:
+        assert run.rc == 0, run.output
+    else:
+        assert run.rc == 1 and verdict in run.output, run.output
 
 
 def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: Path) -> None:
@@ -113,7 +142,9 @@ def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: 
 
     report = (wlab.root / "maintenance/work-report.md").read_text()
     assert "ロールバック済み" in report and "gateway-rollback" in report
-    assert "partly_broken → rollback" in report  # the decision table: retried in the fix window, then rolled back
+    assert "一部機能不全 (partly_broken) → ロールバック" in report  # retried in the fix window, then rolled back
+    assert reads_as_written_by_a_person(report) == []
+    assert all(reads_as_written_by_a_person(m.get_content()) == [] for m in mails)
 
 
 def test_a_failed_rollback_leaves_an_incident_bundle_and_escalates(wlab: Lab, tmp_path: Path) -> None:

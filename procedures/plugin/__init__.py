@@ -15,7 +15,8 @@ import pytest
 from procedures import live
 from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
-from procedures.plugin import collect, embed, preview, reporting, rollback, safety, target
+from procedures.plugin import collect, embed, outcome, preview, reporting, rollback, safety, target
+from procedures.report import LANGUAGE_PROPERTY
 from procedures.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
@@ -83,6 +84,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
     live.say(f"▶ {scenario.keyword}: {scenario.name}")
+    outcome.remember_before(request, lambda: target.maintenance(request.config), embed.scenario_tags(feature, scenario))
 
 
 def pytest_bdd_before_step(request: pytest.FixtureRequest, step: Any, **_: Any) -> None:
@@ -108,6 +110,7 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     error = rollback.after_scenario(request, feature, scenario)
     event = rollback.journal_event(request, error)
     live.say(f"■ {scenario.name}: {event.upper() if event == 'rollback failed' else event}")
+    outcome.describe(request, lambda: target.maintenance(request.config), event)
     safety.close_scenario(request, feature, scenario, event)
     yield
     if error is not None:
@@ -212,7 +215,7 @@ def maintenance(request: pytest.FixtureRequest) -> Maintenance:
         request.node.stash[embed.JOURNAL] = m.journal()
         safety.record_lock_evidence(request.config)
     for key, value in (("target", m.inventory.name), ("inventory", str(m.inventory_path)),
-                       ("plan", f"{m.plan.id} ({m.plan_path})")):
+                       ("plan", f"{m.plan.id} ({m.plan_path})"), (LANGUAGE_PROPERTY, m.plan.language)):
         request.node.user_properties.append((f"env:{key}", value))
     return m
 

@@ -25,6 +25,7 @@ from _pytest.outcomes import Failed
 
 from procedures import incident, notices, record
 from procedures.errors import ProcedureError, RollbackFailed
+from procedures.notices.wording import plan_time
 from procedures.plugin import embed, safety
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) 
                 exclude_none=True))
             owner = f"{m.plan.owner.name} ({m.plan.owner.contact})" if m.plan.owner else "—"
             m.notifier().send(notices.render(
-                "escalation", m.plan, finished=notices.japanese_time(datetime.now().astimezone()), reason=cause,
+                "escalation", m.plan, finished=plan_time(m.plan, datetime.now().astimezone()), reason=cause,
                 rollback_error=str(error).splitlines()[0], services=services, incident=archive, owner=owner))
         except (ProcedureError, OSError) as exc:
             allure.attach(f"escalation incomplete: {type(exc).__name__}: {exc}", name="escalation problem")
