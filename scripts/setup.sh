@@ -13,6 +13,7 @@ DEBS=(
   nebula runit                                    # the lab overlay and its service supervisor
   busybox-static iproute2 procps coreutils        # lab tooling (static busybox also builds lab images)
   python3 python3-venv nodejs npm                 # the suite and Allure 3
+  chromium fonts-ipafont-gothic                   # the record opened as its readers open it (Japanese glyphs)
 )
 
 missing=()

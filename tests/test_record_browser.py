@@ -61,10 +61,11 @@ def test_a_rolled_back_update_reads_in_a_real_browser(lab: Lab, tmp_path: Path) 
 
             page.get_by_text("ROLLBACK: Roll back the gateway").first.click()
             page.get_by_text("When the previous release takes over from the new one").first.click()
-            command = page.get_by_text("lab: ", exact=False).filter(has_text="→ rc 0").first
+            command = page.get_by_text("lab: the previous master starts workers again (HUP) → rc 0", exact=True)
             expect(command).to_be_visible()
-            command.click()
-            expect(page.get_by_text("--- stdout").first).to_be_visible()
+            command.click()  # the command that changed the target, opened in full
+            expect(page.get_by_text("kill -HUP", exact=False).first).to_be_visible()
+            expect(page.get_by_text("# host=lab rc=0", exact=False).first).to_be_visible()
 
             shot = tmp_path / "failed-test.png"
             page.screenshot(path=str(shot), full_page=True, timeout=10000)
