@@ -238,17 +238,27 @@ class Workflow:
         return lines
 
     # -- rollback ------------------------------------------------------------------------------
-    def roll_back(self, run_scenario: RunScenario, rollbacks_of: RollbacksOf) -> None:
-        """Every started procedure's rollback, newest first; one failing does not stop the others."""
+    def roll_back(self, run_scenario: RunScenario, rollbacks_of: RollbacksOf,
+                  unfinished: list[tuple[str, list[str]]] | None = None) -> None:
+        """Every started procedure's rollback, newest first; one failing does not stop the others.
+
+        In the run that started them, the procedures are known; in a later ``--recover`` run they are
+        what the journal shows as begun and not closed (``unfinished``, newest first).
+        """
+        rollbacks = [(rollback, component) for component, procedure in reversed(self.started)
+                     for rollback in rollbacks_of(procedure)]
+        if not rollbacks and unfinished:
+            own = {WORKFLOW_SCENARIO, *rollbacks_of(WORKFLOW_SCENARIO)}
+            ids = dict.fromkeys(u for name, undo in unfinished if name not in own for u in undo if u not in own)
+            rollbacks = [(rollback, "from the journal") for rollback in ids]
         failures = []
-        for component, procedure in reversed(self.started):
-            for rollback in rollbacks_of(procedure):
-                try:
-                    run_scenario(rollback, f"ROLLBACK {rollback} ({component})")
-                    self.rolled_back.append(rollback)
-                except ProcedureError as exc:
-                    failures.append(f"{rollback}: {exc}")
-        if not self.started:
+        for rollback, component in rollbacks:
+            try:
+                run_scenario(rollback, f"ROLLBACK {rollback} ({component})")
+                self.rolled_back.append(rollback)
+            except ProcedureError as exc:
+                failures.append(f"{rollback}: {exc}")
+        if not rollbacks:
             record.text("rollback", "no procedure had started: nothing to roll back")
         if failures:
             raise RollbackFailed("ROLLBACK FAILED for " + "; ".join(failures))

@@ -101,7 +101,7 @@ def post_checklist(scenarios: Scenarios) -> None:
 @when("every started procedure is rolled back, newest first")
 def roll_back(workflow: Workflow, scenarios: Scenarios, request: pytest.FixtureRequest) -> None:
     workflow.failure = rollback.failure_of(request)
-    workflow.roll_back(scenarios.run, scenarios.rollbacks_of)
+    workflow.roll_back(scenarios.run, scenarios.rollbacks_of, scenarios.unfinished())
 
 
 @then("the post-rollback checks pass: health, logs, silence and the rollback notice")

@@ -4,6 +4,8 @@ a failed rollback, and plans refused before anything runs."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,9 +17,11 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
+from procedures.lab.processes import alive
 from tests.conftest import lab_files_changed, run_features, running_lab
-from tests.gateway_observed import live_hashes, served_version
+from tests.gateway_observed import live_hashes, lock_file, master, served_version, wait_settled
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
+from tests.test_safety import wait_for
 from tests.test_wording import reads_as_written_by_a_person
 
 FEATURE = "features/maintenance_workflow.feature"
@@ -149,6 +153,7 @@ def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: 
 
 def test_a_failed_rollback_leaves_an_incident_bundle_and_escalates(wlab: Lab, tmp_path: Path) -> None:
     mails_before = len(Mailbox(wlab.root).mails())
+    before, version = live_hashes(wlab), served_version(wlab)
     run = run_features(wlab, tmp_path, FEATURE, "--lab-fault", "stuck-stop")
     assert run.rc == 12, run.output
     bundle = Path(next(line.split("incident bundle: ", 1)[1] for line in run.output.splitlines()
@@ -169,6 +174,17 @@ def test_a_failed_rollback_leaves_an_incident_bundle_and_escalates(wlab: Lab, tm
     assert str(bundle) in escalation.get_content()
     assert "ロールバック失敗 — エスカレーション済み" in (wlab.root / "maintenance/work-report.md").read_text()
     assert all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))
+
+    # the way back the terminal advised: clear the cause (the release that will not quit), then --recover
+    stuck = master(wlab)
+    assert stuck is not None and "--recover" in run.output
+    os.kill(stuck, signal.SIGKILL)
+    wait_for(lambda: not alive(stuck))
+    recovered = run_features(wlab, tmp_path, FEATURE, "--recover")
+    assert recovered.rc == 0, recovered.output
+    wait_settled(wlab)
+    assert live_hashes(wlab) == before and served_version(wlab) == version
+    assert not lock_file(wlab).exists()
 
 
 INVALID_PLANS = {

@@ -163,6 +163,11 @@ class Scenarios:
             found.append((f"{step.keyword} {step.name}", context.step_func, list(get_required_args(context.step_func))))
         return found
 
+    def unfinished(self) -> list[tuple[str, list[str]]]:
+        """What this maintenance's journal shows as begun and not closed, newest first (for --recover)."""
+        journal = self.request.node.stash.get(JOURNAL, None)
+        return journal.unfinished() if journal is not None else []
+
     def rollbacks_of(self, wanted: str) -> list[str]:
         """The rollback ids a procedure links, each checked to exist; [] when the procedure is missing."""
         try:
