@@ -97,8 +97,7 @@ class MonitoringLab:
                 {"uid": uid, "title": title, "tags": ["flatnet"], "version": 1, "schemaVersion": 38, "panels": []},
                 indent=2))
         self.podman.start_registry()
-        for spec in (PROMETHEUS, ALERTMANAGER):
-            self.podman.build_and_push(spec)
+        self.podman.publish((PROMETHEUS, ALERTMANAGER))
 
     # -- run -----------------------------------------------------------------------
     def start(self) -> None:

@@ -52,6 +52,7 @@ BUSYBOX = ImageSpec("library/busybox", (), "/bin/sh", "1.35.0")
 # runs when a container exits. A lab deep in a temporary folder (pytest under xdist: .../popen-gw0/...)
 # then never gets its exit code stored, and every `podman run` waits out its 20 s conmon timeout.
 RUNROOTS = Path("/run/flatnet-lab")
+IMAGE_CACHE = Path("/var/cache/flatnet-lab")  # built lab images, as registry content, one folder per build key
 
 
 def runroot_of(root: Path) -> Path:
@@ -112,6 +113,24 @@ class Podman:
         tarball.unlink()
         shutil.rmtree(context)
 
+    def publish(self, specs: tuple[ImageSpec, ...]) -> None:
+        """Every build of ``specs`` in the lab's registry (running). Building is most of a lab's start, so the
+        registry's content is kept in the machine's cache once built, and copied from there by the next lab:
+        content-addressed blobs, under repository names that do not depend on the registry's port."""
+        cache = IMAGE_CACHE / f"registry-{_images_key(specs)}"
+        data = self.root / "registry/data"
+        if cache.is_dir():
+            shutil.copytree(cache, data, dirs_exist_ok=True)
+            return
+        for spec in specs:
+            self.build_and_push(spec)
+        staging = IMAGE_CACHE / f".registry-{os.getpid()}-{time.monotonic_ns()}"
+        shutil.copytree(data, staging)
+        try:
+            staging.rename(cache)
+        except OSError:  # another lab cached the same images first
+            shutil.rmtree(staging, ignore_errors=True)
+
     def build_and_push(self, spec: ImageSpec, builds: tuple[int, ...] = (1, 2)) -> None:
         """Import one image per build number, push each, and keep none locally (pulls are real)."""
         context = self.root / "images" / spec.repository.replace("/", "_")
@@ -128,6 +147,15 @@ class Podman:
             self.run("podman", "rmi", ref)
         tarball.unlink()
         shutil.rmtree(context)
+
+
+def _images_key(specs: tuple[ImageSpec, ...]) -> str:
+    """What the built images depend on: the specs, the machine's binaries (a Debian upgrade rebuilds), this code."""
+    parts = [repr(specs), Path(__file__).read_text(), repr(BUSYBOX_APPLETS)]
+    for path in ("/bin/busybox", *LIBS, *(p for spec in specs for p in (*spec.binaries, *spec.data))):
+        info = os.stat(path)
+        parts.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _rootfs(dest: Path, binaries: tuple[str, ...], data: tuple[str, ...]) -> None:
