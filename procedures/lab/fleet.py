@@ -80,7 +80,7 @@ class FleetLab:
     def inventory(self) -> dict[str, Any]:
         """The fleet as the inventory's ``gateway_fleet``: shared defaults, each member's root and ports."""
         return {
-            "defaults": {"host": "lab", "site_config": ["conf", "lualib/flatnet"], "timeouts": {"healthy": 5},
+            "defaults": {"host": "lab", "site_config": ["conf", "lualib/flatnet"], "timeouts": {"healthy": 2},
                          "probe": {"rate": 50}},
             "members": {m.name: self.member_settings(m) for m in self.members},
         }
