@@ -20,7 +20,8 @@ def bench(script: str, *args: str) -> str:
 def test_the_gateway_benchmark_prints_every_comparison() -> None:
     out = bench("gateway.py", "--runs", "1", "--updates", "1")
     for figure in ("1. 1 consecutive gateway updates under load", "failed requests, ours/manual: 0/",
-                   "ratio ours/Ansible:", "3. time to rollback", "pytest start-up + collection", "lab teardown"):
+                   "ratio ours/Ansible, each as written:", "ratio ours/Ansible, method-equal", "3. time to rollback",
+                   "method-equal poll:", "pytest start-up + collection", "lab teardown"):
         assert figure in out, out
 
 
