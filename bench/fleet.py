@@ -5,9 +5,11 @@
 Each size gets a fresh lab of that many gateways (real nginx masters). The
 figure is the whole command, ``pytest features/gateway_fleet_update.feature``,
 with the lab up: total seconds, seconds per host, and the peak memory (RSS) of
-the pytest process, read from the kernel when it exits (wait4). The baseline is
-the same fleet one host at a time (serial 1), so the ratio shows what the
-parallel batches buy. Prints a table; asserts nothing.
+the pytest process, read from the kernel when it exits (wait4). Two baselines: the
+same fleet one host at a time (serial 1), so the ratio shows what the parallel
+batches buy; and Ansible, the same playbook as bench/gateway.py rolled with the
+same ``serial`` and ``max_fail_percentage`` (bench/ansible/gateway_fleet_update.yml,
+forks = serial). Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from pathlib import Path
 import yaml
 from common import PROJECT, median, scratch, table
 
-from procedures.lab import Lab, fleet
+from procedures.lab import Lab, fleet, gateway
 
 FEATURE = "features/gateway_fleet_update.feature"
+PLAYBOOK = PROJECT / "bench/ansible/gateway_fleet_update.yml"
 
 
 def roll(lab: Lab, serial: int, work: Path) -> tuple[float, float]:
@@ -48,6 +51,37 @@ def roll(lab: Lab, serial: int, work: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def ansible_roll(lab: Lab, serial: int, work: Path) -> float:
+    """The same rolling update by ansible-playbook over the same fleet: seconds of the whole command."""
+    part = lab.fleet()
+    assert part is not None
+    inventory = part.write_ansible_inventory(work / "ansible-inventory.ini")
+    venv = Path(sys.executable).parent
+    release = lab.releases / gateway.Release(gateway.NEW_VERSION).folder_name
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(venv / "ansible-playbook"), "-i", str(inventory), "-f", str(serial), str(PLAYBOOK),
+         "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"release={release}",
+         "-e", f"version={gateway.NEW_VERSION}", "-e", f"serial={serial}", "-e", "max_fail_percentage=0",
+         "-e", f"run_id={time.time_ns()}"],
+        capture_output=True, text=True, check=False, env={"PATH": f"{venv}:/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1"})
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"the Ansible rolling update failed:\n{proc.stdout[-3000:]}")
+    return seconds
+
+
+def reset_ansible(lab: Lab) -> None:
+    """Back to the old release on every host, as the playbook left it (old release in openresty-old)."""
+    part = lab.fleet()
+    assert part is not None
+    for member in part.members:
+        root = part.root_of(member)
+        subprocess.run(["bash", "-c", f"cd {root} && openresty/nginx -s stop && while [ -e logs/nginx.pid ]; do "
+                        "sleep 0.01; done && rm -rf openresty && mv openresty-old openresty && openresty/nginx"],
+                       check=True, capture_output=True)
+
+
 def reset(lab: Lab) -> None:
     """Back to the old release everywhere, by the fleet's emergency rollback (not measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLATNET_", "PYTEST_XDIST"))}
@@ -60,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,50")
     parser.add_argument("--serial", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -71,7 +105,7 @@ def main() -> None:
             started = time.perf_counter()
             lab.up(("gateway-fleet",))
             cold = time.perf_counter() - started
-            batched, serial_one, memory = [], [], []
+            batched, serial_one, memory, playbook = [], [], [], []
             for _ in range(args.runs):
                 seconds, rss = roll(lab, args.serial, work)
                 batched.append(seconds)
@@ -79,12 +113,16 @@ def main() -> None:
                 reset(lab)
                 serial_one.append(roll(lab, 1, work)[0])
                 reset(lab)
+                playbook.append(ansible_roll(lab, args.serial, work))
+                reset_ansible(lab)
         finally:
             lab.down()
-        total, one_by_one = median(batched), median(serial_one)
-        rows.append([size, f"{cold:.2f}", total, total / size, max(memory), one_by_one, total / one_by_one])
-    table(f"rolling gateway update, batches of {args.serial} (median of {args.runs}; the whole pytest command)",
-          ["gateways", "lab start s", "total s", "s per host", "peak RSS MiB", "serial 1 total s", "ratio"], rows)
+        total, one_by_one, ansible = median(batched), median(serial_one), median(playbook)
+        rows.append([size, f"{cold:.2f}", total, total / size, max(memory), one_by_one, total / one_by_one, ansible,
+                     total / ansible])
+    table(f"rolling gateway update, batches of {args.serial} (median of {args.runs}; whole commands)",
+          ["gateways", "lab start s", "total s", "s per host", "peak RSS MiB", "serial 1 total s", "ratio",
+           f"Ansible serial {args.serial} s", "ours/Ansible"], rows)
 
 
 if __name__ == "__main__":
