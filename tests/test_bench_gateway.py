@@ -1,4 +1,6 @@
-"""The benchmarks still run and print every figure (smallest sizes; no figure is judged here)."""
+"""The benchmarks still run and print every figure (smallest sizes; no figure is judged here).
+
+One file per benchmark: ``--dist loadfile`` then runs them on different workers."""
 
 from __future__ import annotations
 
@@ -23,8 +25,3 @@ def test_the_gateway_benchmark_prints_every_comparison() -> None:
                    "ratio ours/Ansible, each as written:", "ratio ours/Ansible, method-equal", "3. time to rollback",
                    "method-equal poll:", "pytest start-up + collection", "lab teardown"):
         assert figure in out, out
-
-
-def test_the_fleet_benchmark_prints_its_table() -> None:
-    out = bench("fleet.py", "--sizes", "2", "--serial", "1", "--runs", "1")
-    assert "peak RSS MiB" in out and "Ansible serial 1 s" in out and "\n2 " in out, out
