@@ -1,7 +1,8 @@
 # The manual's "Nebula アップデート": stop the service, replace nebula and
 # nebula-cert, start it, and prove the overlay (ping the lighthouse, read the
-# log). Here the new binary tests the config before anything stops, and the
-# overlay is proven by ICMP, TCP and a completed handshake since the start.
+# log). Here the new binary tests the config before anything stops, the
+# overlay is proven by ICMP, TCP and a completed handshake since the start, and
+# a new error line in the log is the decision table's log_errors row.
 @component:nebula
 Feature: Nebula update
   The Nebula node's binaries are replaced while its service is stopped.
@@ -21,6 +22,7 @@ Feature: Nebula update
     And the Nebula service is started
     # 動作確認 (verification)
     Then the lighthouse answers ping and TCP through the overlay after a completed handshake
+    And the Nebula log has no new error lines since the start
     And Nebula reports the new version
 
   Scenario: Check the host certificate

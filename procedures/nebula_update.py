@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procedures import backups, record
+from procedures.decisions import DecisionEngine
 from procedures.drivers.nebula import NebulaNode
 from procedures.errors import ConfigError, VerificationFailed
 from procedures.plan import NebulaChange
 from procedures.progress import Progress
+from procedures.recovery import ERROR_LINE
 
 
 @dataclass
 class NebulaUpdate:
     node: NebulaNode
     change: NebulaChange | None
+    decide: DecisionEngine
     before: dict[str, Any] = field(default_factory=dict)
     backup: backups.Backup | None = None
     log_offset: int = 0
@@ -65,6 +68,19 @@ class NebulaUpdate:
 
     def verify_overlay(self) -> None:
         self.node.verify_overlay(self.log_offset)
+
+    def verify_log(self) -> None:
+        """The manual's ``Get-Content nebula.log -Tail 50``: no new error line since the service started.
+        A failure is the decision table's ``log_errors`` row (the operator decides, by the plan's deadline)."""
+        self.decide.verify("no new error lines in the Nebula log since the start", self._log_is_clean)
+
+    def _log_is_clean(self) -> None:
+        tail = self.node.host.files.read_from(self.node.c.log, self.log_offset)
+        errors = [line for line in tail.splitlines() if ERROR_LINE.search(line)]
+        record.text("Nebula log since the start", tail[-20000:] or "(nothing new)")
+        if errors:
+            raise VerificationFailed(f"{len(errors)} new error line(s) in {self.node.c.log}: {errors[-1][:300]}",
+                                     failure_class="log_errors")
 
     def verify_new_version(self) -> None:
         now, planned = self.node.version(), self.node.version(self._release())

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
+from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
 from procedures.nebula_update import NebulaUpdate
 
 
 @pytest.fixture
-def nebula_update(maintenance: Maintenance) -> NebulaUpdate:
-    return NebulaUpdate(maintenance.nebula(), maintenance.plan.changes.nebula)
+def nebula_update(maintenance: Maintenance, decisions: DecisionEngine) -> NebulaUpdate:
+    return NebulaUpdate(maintenance.nebula(), maintenance.plan.changes.nebula, decisions)
 
 
 @given("the Nebula service runs and the overlay works")
@@ -58,6 +59,11 @@ def start(nebula_update: NebulaUpdate) -> None:
 @then("the lighthouse answers ping and TCP through the overlay after a completed handshake")
 def overlay(nebula_update: NebulaUpdate) -> None:
     nebula_update.verify_overlay()
+
+
+@then("the Nebula log has no new error lines since the start")
+def log_clean(nebula_update: NebulaUpdate) -> None:
+    nebula_update.verify_log()
 
 
 @then("Nebula reports the new version")

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,3 +116,27 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server
     server.stop()
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def paused_run(lab: Lab, tmp_path: Path, pause: str, act: Callable[[], object], *args: str) -> Run:
+    """``pytest *args`` in the background, paused at ``pause``; ``act()`` there (the fault), then it goes on."""
+    paused = lab.root / "maintenance/journal.paused"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/results",
+                            *args], cwd=PROJECT, env=feature_environment(lab, {"FLATNET_PAUSE_AT": pause}),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(paused.exists, 120)
+        act()
+        paused.unlink()
+        out, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    return Run(run.returncode, out, tmp_path)

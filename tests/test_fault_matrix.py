@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,20 +30,13 @@ import pytest
 import yaml
 
 from procedures.lab import Lab, gateway
-from tests.conftest import (
-    PROJECT,
-    Run,
-    feature_environment,
-    run_features,
-    running_lab,
-    with_gateway_settings,
-)
+from tests.conftest import PROJECT, Run, paused_run, run_features, running_lab, wait_for, with_gateway_settings
 from tests.gateway_observed import answers, kill_9, live_hashes, lock_file, master, orphans, served_by_one_master
 from tests.test_cni import state as cni_files
 from tests.test_monitoring import active_silences, stack, tree_hashes
 from tests.test_nebula import files as nebula_files
 from tests.test_nebula import overlay, overlay_works
-from tests.test_safety import start_features, wait_for
+from tests.test_safety import start_features
 
 GATEWAY = "features/gateway_update.feature"
 MONITORING = "features/monitoring_update.feature"
@@ -403,23 +395,6 @@ def port_taken_binary_upgrade(lab: Lab, tmp_path: Path) -> Observed:
 TAKE_OVER = "the new release takes over from the running gateway"
 VERIFY = "the gateway serves the new version"
 TAKE_BACK = "the previous release takes over from the new one"
-
-
-def paused_run(lab: Lab, tmp_path: Path, pause: str, act: Callable[[], object], *args: str) -> Run:
-    """``pytest *args`` in the background, paused at ``pause``; ``act()`` there (the fault), then it goes on."""
-    paused = lab.root / "maintenance/journal.paused"
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/results",
-                            *args], cwd=PROJECT, env=feature_environment(lab, {"FLATNET_PAUSE_AT": pause}),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for(paused.exists, 120)
-        act()
-        paused.unlink()
-        out, _ = run.communicate(timeout=300)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    return Run(run.returncode, out, tmp_path)
 
 
 def kill_at(pause: str, victims: list[str], *, updated: bool = False, unhealthy: bool = False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import yaml
 from procedures.lab import Lab
 from procedures.lab.nebula import NebulaLab
 from procedures.lab.processes import owned_pids
-from tests.conftest import run_features
+from tests.conftest import paused_run, run_features
 
 FEATURE = "features/nebula_update.feature"
 
@@ -76,6 +77,28 @@ def test_a_faulty_release_is_rolled_back(nlab: Lab, tmp_path: Path, fault: str) 
     assert "ROLLBACK FAILED" not in run.output
     assert files(nlab) == before
     assert overlay_works(nlab)
+
+
+def test_a_new_error_line_in_the_nebula_log_is_decided_as_log_errors_and_rolled_back(nlab: Lab,
+                                                                                    tmp_path: Path) -> None:
+    """The manual reads the log after the update: an error line written while the new release runs is the
+    decision table's log_errors row; nobody answers before the plan's deadline, so the plan's default rolls back."""
+    before = files(nlab)
+    log = overlay(nlab).flatnet / "logs/nebula.log"
+
+    def error_in_the_log() -> None:
+        with log.open("a") as out:
+            out.write('time="2026-12-03T01:00:00Z" level=error msg="Failed to write to tun" error="lab fault"\n')
+
+    run = paused_run(nlab, tmp_path, "before:the Nebula log has no new error lines since the start",
+                     error_in_the_log, FEATURE, "-k", "update", "--lab-fault", "none")
+    assert run.rc == 1, run.output
+    assert "ROLLBACK FAILED" not in run.output
+    assert files(nlab) == before and overlay_works(nlab)
+    decisions = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*-attachment.json")
+                 if '"failure_class": "log_errors"' in p.read_text()]
+    assert [(d["failure_class"], d["action"]) for d in decisions] == [("log_errors", "rollback")], run.output
+    assert "Failed to write to tun" in decisions[0]["reason"]
 
 
 def test_a_certificate_near_expiry_fails_the_check(nlab: Lab, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import alive
-from tests.conftest import run_features
+from tests.conftest import run_features, wait_for
 from tests.gateway_observed import (
     answers,
     kill_9,
@@ -29,7 +29,6 @@ from tests.gateway_observed import (
     wait_settled,
 )
 from tests.record_breaker import BREAK_ENV
-from tests.test_safety import wait_for
 
 FEATURE = "features/gateway_update.feature"
 

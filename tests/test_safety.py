@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import alive
-from tests.conftest import PROJECT, feature_environment, run_features, running_lab
+from tests.conftest import PROJECT, feature_environment, run_features, running_lab, wait_for
 from tests.gateway_observed import live_hashes, lock_file, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -45,13 +44,6 @@ def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | N
     return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/bg",
                              FEATURE, *args], cwd=PROJECT, env=feature_environment(lab, env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(condition, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_a_second_run_refuses_while_the_first_holds_the_lock(slab: Lab, tmp_path: Path) -> None:

@@ -18,10 +18,9 @@ import yaml
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
 from procedures.lab.processes import alive
-from tests.conftest import lab_files_changed, run_features, running_lab
+from tests.conftest import lab_files_changed, run_features, running_lab, wait_for
 from tests.gateway_observed import live_hashes, lock_file, master, served_version, wait_settled
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
-from tests.test_safety import wait_for
 from tests.test_wording import reads_as_written_by_a_person
 
 FEATURE = "features/maintenance_workflow.feature"
