@@ -6,6 +6,7 @@ import pytest
 from pytest_bdd import given, then, when
 
 from procedures.cni_update import CniUpdate
+from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
 
 
@@ -40,13 +41,13 @@ def conflist(cni_update: CniUpdate) -> None:
 
 
 @then("the new plugin answers CNI_COMMAND=VERSION")
-def answers(cni_update: CniUpdate) -> None:
-    cni_update.verify_new_plugin()
+def answers(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
+    decisions.verify("the new plugin answers CNI_COMMAND=VERSION", cni_update.verify_new_plugin)
 
 
 @then("a new container on the network pings the gateway, and a CNI ADD/CHECK/DEL cycle succeeds")
-def network(cni_update: CniUpdate) -> None:
-    cni_update.verify_network()
+def network(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
+    decisions.verify("a new container pings the gateway; ADD/CHECK/DEL succeeds", cni_update.verify_network)
 
 
 @then("the containers that keep the old network setup until they restart are reported")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, then, when
 
+from procedures.decisions import DecisionEngine
 from procedures.maintenance import Maintenance
 from procedures.monitoring_update import MonitoringMaintenance
 from procedures.silences import MaintenanceSilence
@@ -51,8 +52,8 @@ def restart(monitoring: MonitoringMaintenance) -> None:
 
 
 @then("the stack runs the new images")
-def new_images(monitoring: MonitoringMaintenance) -> None:
-    monitoring.verify_new_images()
+def new_images(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
+    decisions.verify("the stack runs the new images", monitoring.verify_new_images)
 
 
 @when("the new configuration is copied into place")
@@ -71,8 +72,8 @@ def reload(monitoring: MonitoringMaintenance) -> None:
 
 
 @then("Prometheus serves the new configuration")
-def served(monitoring: MonitoringMaintenance) -> None:
-    monitoring.verify_config_served()
+def served(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
+    decisions.verify("Prometheus serves the new configuration", monitoring.verify_config_served)
 
 
 @given("every Grafana dashboard is exported with a manifest")
@@ -86,8 +87,8 @@ def import_new(monitoring: MonitoringMaintenance) -> None:
 
 
 @then("Grafana serves the new dashboard versions")
-def dashboards_new(monitoring: MonitoringMaintenance) -> None:
-    monitoring.verify_dashboards()
+def dashboards_new(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
+    decisions.verify("Grafana serves the new dashboard versions", monitoring.verify_dashboards)
 
 
 @then("the maintenance silence is expired")

@@ -88,6 +88,10 @@ def test_a_faulty_build_is_rolled_back(clab: Lab, tmp_path: Path, fault: str) ->
                                 "ping", "-c", "1", "-W", "2", cni(clab).state.gateway, check=False)
     assert ping.returncode == 0, ping.stderr
     assert leftovers(clab) == {"netns": [], "veth": [], "containers": []}
+    if fault == "add-fails":  # a failed verification goes through the plan's decision table, and says so
+        decisions = [json.loads(p.read_text()) for p in run.results.glob("*-attachment.json")
+                     if '"failure_class"' in p.read_text()]
+        assert [(d["failure_class"], d["action"]) for d in decisions] == [("service_down", "rollback")], run.output
 
 
 def test_an_emergency_rollback_on_a_later_day_restores_the_recorded_backup(clab: Lab, tmp_path: Path) -> None:
