@@ -102,7 +102,6 @@ class _Exchange:
 @dataclass
 class _Summary:
     what: str
-    exchanges: list[_Exchange] = field(default_factory=list)
     first: _Exchange | None = None
     last: _Exchange | None = None
     answers: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (name, body) → [count, first, last]
@@ -115,9 +114,12 @@ class _Summary:
         seen[0] += 1
         seen[2] = exchange.at
 
+    @property
+    def count(self) -> int:
+        return sum(seen[0] for seen in self.answers.values())
+
     def render(self, outcome: str) -> str:
-        count = sum(seen[0] for seen in self.answers.values())
-        lines = [f"waited for: {self.what}", f"outcome: {outcome}", f"exchanges: {count}"]
+        lines = [f"waited for: {self.what}", f"outcome: {outcome}", f"exchanges: {self.count}"]
         if self.first and self.last:
             lines.append(f"from {self.first.at:%H:%M:%S.%f}"[:-3] + f" to {self.last.at:%H:%M:%S.%f}"[:-3]
                          + f" ({(self.last.at - self.first.at).total_seconds():.1f} s)")
@@ -151,6 +153,5 @@ def poll(what: str) -> Iterator[None]:
     finally:
         _POLL.reset(token)
         if summary.answers:
-            count = sum(seen[0] for seen in summary.answers.values())
-            text(f"wait: {what} ({count} exchanges, {len(summary.answers)} distinct; {outcome.split(':')[0]})",
-                 summary.render(outcome))
+            text(f"wait: {what} ({summary.count} exchanges, {len(summary.answers)} distinct; "
+                 f"{outcome.split(':')[0]})", summary.render(outcome))

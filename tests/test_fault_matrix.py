@@ -335,6 +335,7 @@ def corrupt_backup(lab: Lab, tmp_path: Path) -> Observed:
     run = run_features(lab, tmp_path, MONITORING, "--run-rollback", "monitoring-config-rollback")
     observed = incident(run)
     assert "prometheus/prometheus.yml has sha256" in run.output
+    assert re.search(r"■ .*: ROLLBACK FAILED$", run.output, re.M), run.output  # a failed emergency rollback says so
     assert tree_hashes(lab) == after_update  # nothing was overwritten from the corrupt backup
     backup.write_bytes(original)
     back = run_features(lab, tmp_path, MONITORING, "--run-rollback", "monitoring-config-rollback", "--force-unlock")

@@ -434,7 +434,7 @@ class Gateway:
         a rollback, nor fail an update that is already verified.
         """
         send("QUIT")
-        if self._waited(gone, self.c.timeouts.drain):
+        if self._waited(gone, self.c.timeouts.drain, f"{who} to finish its connections and exit"):
             return
         record.text(f"{who}: still running", f"connections left after {self.c.timeouts.drain:g}s: closing them")
         send("TERM")
@@ -446,7 +446,7 @@ class Gateway:
             raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
 
     @staticmethod
-    def _waited(condition: Callable[[], bool], seconds: float, what: str = "a master to exit") -> bool:
+    def _waited(condition: Callable[[], bool], seconds: float, what: str) -> bool:
         """Whether ``condition`` came true within ``seconds`` (at once in a dry run: what it waits for was withheld)."""
         if dryrun.active():
             return True

@@ -97,7 +97,7 @@ class CniLab:
                                 check=False).stdout.strip()
         if routes:
             raise LabError(f"{subnet} was free a moment ago and is now in use ({routes}): another lab took it. "
-                               "Run the command again: the lab picks the next free 10.87.N.0/24.")
+                           "Run the command again: the lab picks the next free 10.87.N.0/24.")
         # Claim the subnet now (the bridge plugin adopts an existing bridge), not at the first container.
         for command in (["ip", "link", "add", self.state.bridge, "type", "bridge"],
                         ["ip", "addr", "add", f"{self.state.gateway}/24", "dev", self.state.bridge],

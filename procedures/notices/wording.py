@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from procedures.notices import japanese_time
+
 if TYPE_CHECKING:
     from procedures.plan import Plan
 
@@ -70,8 +72,7 @@ def plan_time(plan: Plan, moment: datetime | str, *, seconds: bool = False) -> s
     """``2026年12月03日 15:42 (Asia/Tokyo)``: a moment (aware, or an ISO string) in the maintenance's zone."""
     when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     local = when.astimezone(zone(plan))
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    return f"{local.year}年{local.month:02d}月{local.day:02d}日 {clock} ({zone(plan).key})"
+    return japanese_time(local) + (f":{local:%S}" if seconds else "") + f" ({zone(plan).key})"
 
 
 def plan_clock(plan: Plan, moment: datetime | str) -> str:

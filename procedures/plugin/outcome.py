@@ -27,12 +27,12 @@ WORDS = {
            "rolled back": "結果: ロールバック完了（作業前の状態に復旧し、ロールバックの検証に合格）",
            "rollback failed": "結果: **ロールバック失敗** — 至急、人の対応が必要"
                               "（ROLLBACK FAILED、インシデントバンドルを参照）",
-           "failed": "結果: 中止（前提条件を満たさず、変更なし）",
+           "failed": "結果: 失敗（失敗したステップとその記録を参照）",
            "versions": "バージョン（作業前 → 作業後）"},
     "en": {"passed": "Outcome: completed (every step passed)",
            "rolled back": "Outcome: rolled back (back as before the work; the rollback's checks passed)",
            "rollback failed": "Outcome: **ROLLBACK FAILED** — a human must take over now (see the incident bundle)",
-           "failed": "Outcome: stopped (a precondition did not hold; nothing was changed)",
+           "failed": "Outcome: failed (see the failed step and its record)",
            "versions": "Versions (before → after)"},
 }
 

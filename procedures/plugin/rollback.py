@@ -80,9 +80,10 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
     tags = embed.scenario_tags(feature, scenario)
     failure = request.node.stash.get(FAILURE, None)
     if is_rollback(tags):
-        if failure is not None:  # an emergency rollback run by hand failed
+        if failure is not None:  # an emergency rollback run by hand failed: a rollback error like any other
             _mark_failed(request, f"{scenario.name}: {failure[1]!r}")
-            escalate(request, RollbackFailed(f"{scenario.name}: {failure[1]}"),
+            request.node.stash[ROLLBACK_ERROR] = RollbackFailed(f"{scenario.name}: {failure[1]}")
+            escalate(request, request.node.stash[ROLLBACK_ERROR],
                      f"{failure[0].keyword} {failure[0].name}: {failure[1]}")
         return None
     links = embed.linked_rollbacks(tags)
