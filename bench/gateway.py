@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 from common import PROJECT, bash, measured, median, pytest_run, scratch, table, throwaway_lab, timed
 
+from procedures.drivers.prober import Prober, ProbeReport
 from procedures.lab import Lab, gateway
-from procedures.prober import Prober, ProbeReport
 
 PLAYBOOK = PROJECT / "bench/ansible/gateway_update.yml"
 FEATURE = "features/gateway_update.feature"

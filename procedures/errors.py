@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 FailureClass = Literal["service_down", "partly_broken", "degraded", "log_errors"]
 
 if TYPE_CHECKING:
-    from procedures.commands import CommandResult
+    from procedures.host.commands import CommandResult
 
 
 class ProcedureError(Exception):

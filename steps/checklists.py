@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import then
 
-from procedures import checklists
-from procedures.maintenance import Maintenance
 from procedures.plugin.embed import Scenarios
-from procedures.workflow import Workflow
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks import checklists
+from procedures.runbooks.workflow import Workflow
 
 
 @then("the maintenance window is set, not over, and long enough for the plan")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.cni_update import CniUpdate
-from procedures.decisions import DecisionEngine
-from procedures.maintenance import Maintenance
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.cni_update import CniUpdate
 
 
 @pytest.fixture

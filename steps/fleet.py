@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.fleet import FleetUpdate, host_steps
-from procedures.maintenance import Maintenance
 from procedures.plugin.embed import Scenarios
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.fleet import FleetUpdate, host_steps
 
 HOST_PROCEDURE, HOST_ROLLBACK = "gateway-update", "gateway-rollback"
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.decisions import DecisionEngine
-from procedures.gateway_update import GatewayUpdate
-from procedures.maintenance import Maintenance
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.gateway_update import GatewayUpdate
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.decisions import DecisionEngine
-from procedures.maintenance import Maintenance
-from procedures.monitoring_update import MonitoringMaintenance
-from procedures.silences import MaintenanceSilence
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.monitoring_update import MonitoringMaintenance
+from procedures.runbooks.silences import MaintenanceSilence
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.decisions import DecisionEngine
-from procedures.maintenance import Maintenance
-from procedures.nebula_update import NebulaUpdate
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.nebula_update import NebulaUpdate
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, then, when
 
-from procedures.decisions import DecisionEngine
-from procedures.maintenance import Maintenance
 from procedures.plugin import rollback
 from procedures.plugin.embed import Scenarios
-from procedures.silences import MaintenanceSilence
-from procedures.workflow import Workflow
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.silences import MaintenanceSilence
+from procedures.runbooks.workflow import Workflow
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from procedures.lab import Lab
-from procedures.lab.processes import alive, listening_pids
+from procedures.lab.processes import listening_pids
+from procedures.run.pids import alive
 
 PID_FILES = {"serving": "logs/nginx.pid", "previous": "logs/nginx.pid.oldbin"}
 

@@ -17,7 +17,7 @@ from procedures.errors import LabError
 from procedures.lab import Lab
 from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, TEST_IMAGE, CniLab
 from procedures.lab.processes import owned_pids
-from procedures.maintenance import Maintenance
+from procedures.run.maintenance import Maintenance
 from tests.conftest import run_features
 
 # One lab per module: ./maint test runs with --dist loadfile, so a module stays on one worker

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from procedures.config import load_inventory
+from procedures.config.inventory import load_inventory
+from procedures.config.plan import load_plan
 from procedures.errors import ConfigError
 from procedures.lab import Lab
-from procedures.plan import load_plan
 
 
 def lab_inventory(lab: Lab) -> dict:

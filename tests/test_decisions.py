@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from procedures.decisions import DecisionEngine, OperatorDesk, answer
+from procedures.config.plan import DecisionPolicy
 from procedures.errors import FailureClass, VerificationFailed
-from procedures.plan import DecisionPolicy
+from procedures.run.decisions import DecisionEngine, OperatorDesk, answer
 
 FAST = DecisionPolicy.model_validate({
     "partly_broken": {"fix_window_minutes": 0.01, "retry_every_seconds": 0.1},   # 0.6 s

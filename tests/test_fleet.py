@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from procedures.config import GatewayFleet
+from procedures.config.inventory import GatewayFleet
+from procedures.config.plan import Rolling
 from procedures.lab import Lab, fleet, gateway
-from procedures.plan import Rolling
 from tests.conftest import Run, lab_files_changed, run_features, running_lab
 
 FEATURE = "features/gateway_fleet_update.feature"

@@ -12,7 +12,7 @@ import yaml
 
 from procedures.errors import BackupError, CommandFailed
 from procedures.lab import Lab, gateway
-from procedures.maintenance import Maintenance
+from procedures.run.maintenance import Maintenance
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from procedures.drivers.prober import Prober
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import owned_pids
-from procedures.prober import Prober
 from tests.conftest import with_gateway_settings
 from tests.gateway_observed import live_hashes, served_version
 

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from procedures.api.alertmanager import AlertmanagerClient
+from procedures.api.http import Http
+from procedures.config.plan import Matcher, SilenceSpec
 from procedures.errors import ConfigError
-from procedures.http import Http
 from procedures.lab import Lab
 from procedures.lab.monitoring import MonitoringLab
 from procedures.lab.processes import owned_pids
-from procedures.plan import Matcher, SilenceSpec
-from procedures.silences import MaintenanceSilence, matches_empty
+from procedures.runbooks.silences import MaintenanceSilence, matches_empty
 from tests.conftest import run_features
 
 FEATURE = "features/monitoring_update.feature"

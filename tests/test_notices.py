@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from procedures.config.plan import Plan
 from procedures.errors import ConfigError
 from procedures.lab import mailbox
 from procedures.lab.processes import owned_pids, terminate
 from procedures.notices import Notifier, render
-from procedures.plan import Plan
 
 PLAN = {
     "id": "2026-12-05-gateway",

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from procedures.lab import Lab
-from procedures.lock import LOCK_NAME
+from procedures.run.lock import LOCK_NAME
 from tests.conftest import PROJECT
 
 SECRET = "hunter2-never-shown"

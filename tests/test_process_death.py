@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 from procedures.lab import Lab, gateway
-from procedures.lab.processes import alive
+from procedures.run.pids import alive
 from tests.conftest import run_features, wait_for
 from tests.gateway_observed import (
     answers,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from procedures import report
 from procedures.lab import Lab
+from procedures.record import report
 from tests.conftest import run_features
 
 CHROMIUM = Path("/usr/bin/chromium")

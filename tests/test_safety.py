@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from procedures.lab import Lab, gateway
-from procedures.lab.processes import alive
+from procedures.run.pids import alive
 from tests.conftest import PROJECT, feature_environment, run_features, running_lab, wait_for
 from tests.gateway_observed import live_hashes, lock_file, served_version
 

@@ -10,8 +10,8 @@ import yaml
 
 from procedures.errors import ConfigError
 from procedures.lab import Lab
-from procedures.maintenance import Maintenance
-from procedures.secrets import MASK, Secret, redact, register_basic_auth
+from procedures.record.secrets import MASK, Secret, redact, register_basic_auth
+from procedures.run.maintenance import Maintenance
 from tests.conftest import run_features
 
 SECRET = "s3cr3t-Tok3n-Pl4nted-0451"

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from procedures.commands import sh
-from procedures.config import HostSpec
+from procedures.config.inventory import HostSpec
 from procedures.errors import CommandFailed, CommandTimeout, TransportError
 from procedures.host import Host
+from procedures.host.commands import sh
 
 
 @pytest.fixture(params=["local", "ssh"])

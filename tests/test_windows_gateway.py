@@ -13,7 +13,7 @@ import pytest
 import tree_sitter as ts
 import tree_sitter_powershell as tsp
 
-from procedures import powershell as ps
+from procedures.host import powershell as ps
 from procedures.lab.wsman import Reply, WsmanStandIn
 from tests.conftest import Run, run_with_inventory
 from tests.windows_world import ROOT, WindowsWorld

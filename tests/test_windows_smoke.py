@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from procedures import powershell as ps
-from procedures.config import HostSpec
+from procedures.config.inventory import HostSpec
 from procedures.host import Host
+from procedures.host import powershell as ps
 
 HOST = os.environ.get("FLATNET_WINDOWS_HOST")
 pytestmark = pytest.mark.skipif(not HOST, reason="set FLATNET_WINDOWS_HOST (and _USER, _PASSWORD) to run")

@@ -16,10 +16,10 @@ import pytest
 import tree_sitter as ts
 import tree_sitter_powershell as tsp
 
-from procedures import powershell as ps
-from procedures.config import HostSpec
+from procedures.config.inventory import HostSpec
 from procedures.errors import CommandFailed, CommandTimeout, ConfigError, ScriptTooLong, TransportError
 from procedures.host import Host
+from procedures.host import powershell as ps
 from procedures.lab.wsman import Reply, WsmanStandIn
 
 PASSWORD = "Wïn-P@ss w0rd'$(x)"
@@ -142,7 +142,7 @@ def test_no_credential_in_a_pytest_l_traceback(pytester: pytest.Pytester, wsman:
     monkeypatch.setenv("FLATNET_TEST_WINRM_PASSWORD", wrong)
     user = "FLATNET\\\\Administrator" if wsman.auth == "ntlm" else "Administrator"
     pytester.makepyfile(f"""
-        from procedures.config import HostSpec
+        from procedures.config.inventory import HostSpec
         from procedures.host import Host
 
         def test_call_windows():

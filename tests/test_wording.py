@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from procedures.config.plan import Plan
 from procedures.notices.wording import change_lines, plan_time
-from procedures.plan import Plan
 
 # The versions a planned maintenance of every component records ("versions before/after" in its record):
 # the gateway's release, the stack's images by container, the CNI plugin's sha256, Nebula's version.

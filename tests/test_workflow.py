@@ -17,7 +17,7 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
-from procedures.lab.processes import alive
+from procedures.run.pids import alive
 from tests.conftest import lab_files_changed, run_features, running_lab, wait_for
 from tests.gateway_observed import live_hashes, lock_file, master, served_version, wait_settled
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes

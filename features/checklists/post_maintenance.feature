@@ -1,5 +1,5 @@
 # The manual's 事後チェックリスト. "Decide quickly on a rollback" has no
-# after-check: the decision table does it during the work (procedures/decisions.py).
+# after-check: the decision table does it during the work (procedures/run/decisions.py).
 @component:gateway @component:monitoring
 Feature: Post-maintenance checklist
 

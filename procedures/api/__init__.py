@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from procedures.api.http import Http
 from procedures.errors import ApiError
-from procedures.http import Http
 
 
 class LifecycleClient:

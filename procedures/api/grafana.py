@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from procedures.api.http import Http, Reply
 from procedures.errors import ApiError
-from procedures.http import Http, Reply
-from procedures.secrets import Secret, register_basic_auth
+from procedures.record.secrets import Secret, register_basic_auth
 
 
 class GrafanaClient:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from procedures.api import LifecycleClient
+from procedures.api.http import Reply
 from procedures.errors import ApiError
-from procedures.http import Reply
 
 
 class PrometheusClient(LifecycleClient):

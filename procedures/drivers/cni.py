@@ -13,12 +13,13 @@ import posixpath
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from procedures import backups, record
-from procedures.commands import CommandResult, sh
+from procedures import record
 from procedures.errors import ConfigError, DriverError, VerificationFailed
+from procedures.host import backups
+from procedures.host.commands import CommandResult, sh
 
 if TYPE_CHECKING:
-    from procedures.config import CniComponent
+    from procedures.config.inventory import CniComponent
     from procedures.host import Host
 
 

@@ -12,19 +12,14 @@ The manual's folders, with the names from the inventory::
     openresty      -> openresty-failed    (rollback)
     openresty-old  -> openresty
 
-How the new release takes over (``handover``):
-
-- ``binary-upgrade`` (POSIX): the folders are swapped under the running
-  master, then nginx's own binary upgrade (USR2, WINCH) starts a master from
-  the live folder, now the new release, on the inherited listening sockets.
-  No connection is refused. The old master stays idle until the update is
-  verified, so a rollback before that is a HUP away.
-- ``stop-start``: the manual's stop, rename, start; the only way on Windows.
+How the new release takes over, and how the previous one takes back, is a
+strategy: ``gateway_handover.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
 import re
 import time
@@ -32,23 +27,29 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from procedures import backups, dryrun, live, record
-from procedures.commands import sh
+from procedures import record
+from procedures.api.http import Http, Reply
 from procedures.drivers import gateway_processes as processes
-from procedures.drivers.gateway_processes import Listener
+from procedures.drivers.gateway_handover import BinaryUpgrade, Handover, StopStart
+from procedures.drivers.gateway_processes import ALIVE, Listener
+from procedures.drivers.prober import Prober
 from procedures.errors import ApiError, DriverError, VerificationFailed
-from procedures.http import Http, Reply
-from procedures.prober import Prober
-from procedures.secrets import Secret
+from procedures.host import backups
+from procedures.host.commands import sh
+from procedures.record.secrets import Secret
+from procedures.run import live
 
 if TYPE_CHECKING:
-    from procedures.config import GatewayComponent, HealthCheck
+    from procedures.config.inventory import GatewayComponent, HealthCheck
     from procedures.host import Host
 
 _VERSION = re.compile(r"nginx version: (?:openresty/)?(\S+)")
-_NGINX_SIGNALS = {"QUIT": "quit", "TERM": "stop"}  # as ``nginx -s`` names them
-# The process "$p" runs (a zombie counts as gone: PID 1 may reap late).
-_ALIVE = "kill -0 \"$p\" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"
+
+
+def nginx_version(output: str) -> str | None:
+    """``nginx version: openresty/1.25.3.1`` → ``1.25.3.1`` (plain nginx too); None when it says no version."""
+    match = _VERSION.search(output)
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Gateway:
     def __init__(self, host: Host, component: GatewayComponent, http: Http | None = None) -> None:
         self.host = host
         self.c = component
-        self.http = http or Http(timeout=component.health.timeout)
+        self.http = http or host.http(timeout=component.health.timeout)
 
     # -- paths -----------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -95,11 +96,11 @@ class Gateway:
     # -- facts -----------------------------------------------------------------
     def version(self, folder: str | None = None) -> str:
         """The release version that ``nginx -v`` in ``folder`` (default: live) reports."""
-        out = self._nginx(folder or self.live, "-v", check=True, purpose="read the version (nginx -v)")
-        match = _VERSION.search(out.stderr + out.stdout)
-        if not match:
+        out = self.nginx(folder or self.live, "-v", check=True, purpose="read the version (nginx -v)")
+        version = nginx_version(out.stderr + out.stdout)
+        if version is None:
             raise DriverError(f"cannot read a version from `nginx -v`: {out.stderr.strip()!r}")
-        return match.group(1)
+        return version
 
     def exists(self, path: str) -> bool:
         return self.host.files.exists(path)
@@ -113,7 +114,7 @@ class Gateway:
         return self._master(self.c.pid_file + ".oldbin", "check for the previous master")
 
     def _master(self, pid_file: str, purpose: str) -> int | None:
-        out = self.host.run(f"p=$(cat {sh(self.path(pid_file))} 2>/dev/null) && [ -n \"$p\" ] && {_ALIVE} && echo $p",
+        out = self.host.run(f"p=$(cat {sh(self.path(pid_file))} 2>/dev/null) && [ -n \"$p\" ] && {ALIVE} && echo $p",
                             check=False, purpose=purpose)
         return int(out.stdout) if out.rc == 0 and out.stdout.strip().isdigit() else None
 
@@ -185,11 +186,12 @@ class Gateway:
             raise DriverError(f"nothing to install: no release in the plan and no {self.staging}")
         for item in self.c.site_config:
             files.merge_into(files.join(self.live, item), files.join(self.staging, item))
-        return self.version(release if dryrun.active() and release else self.staging)
+        staged = self.staging if release is None else self.host.after_changes(lambda: self.staging, release)
+        return self.version(staged)  # a withheld copy leaves the release where it is
 
     def config_test(self, folder: str) -> None:
         """``nginx -t`` plus a Lua compile of every module (``nginx -t`` never compiles Lua)."""
-        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
+        self.nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
         if self.c.lua_check:
             lualib = posixpath.join(folder, "lualib")
             self.host.run(
@@ -203,16 +205,16 @@ class Gateway:
         if not self.is_running():
             record.text("stop", "the gateway is not running: nothing to stop")
             return
-        self._nginx(self.live, "-s", "stop", check=True, purpose="stop the gateway", change=True)
-        self._wait(lambda: not self.is_running(), self.c.timeouts.stop, "the gateway to stop")
+        self.nginx(self.live, "-s", "stop", check=True, purpose="stop the gateway", change=True)
+        self.wait(lambda: not self.is_running(), self.c.timeouts.stop, "the gateway to stop")
 
     def start(self) -> None:
         """Start the live install (nginx daemonizes) and wait until its master runs."""
-        if dryrun.active() is None and self.is_running():  # a dry run's stop was withheld: it would start
+        if self.host.after_changes(self.is_running, False):  # after a withheld stop it would start
             record.text("start", "the gateway is already running")
             return
-        self._nginx(self.live, check=True, purpose="start the gateway", change=True)
-        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+        self.nginx(self.live, check=True, purpose="start the gateway", change=True)
+        self.wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def swap_in(self) -> None:
         """live → old, staging → live."""
@@ -233,78 +235,32 @@ class Gateway:
         files.move(self.old, self.live)
         return True
 
-    # -- hand-over -------------------------------------------------------------
+    # -- hand-over (a strategy: gateway_handover.py) ---------------------------
+    @functools.cached_property
+    def handover(self) -> Handover:
+        return BinaryUpgrade(self) if self.c.handover == "binary-upgrade" else StopStart(self)
+
     def take_over(self) -> int | None:
         """Swap the staged release in and let it take over from the running gateway, under the prober.
 
         Returns the PID of the master the new release started (None in a dry run).
         """
-        with self._probed("hand-over to the new release"):
-            if self.c.handover == "binary-upgrade":
-                self.swap_in()
-                return self._upgrade_master()
-            self._stop_swap_start()
-            return self.pid()
+        with self.probed("hand-over to the new release"):
+            return self.handover.take_over()
 
-    def _stop_swap_start(self) -> None:
-        """The manual's stop, rename, rename, start as one command on the host: the shortest window it allows."""
-        if self.exists(self.old):
-            raise DriverError(f"{self.old} exists: a previous update was not finished")
-        live, nginx = sh(self.live), sh(posixpath.join(self.live, self.c.binary), *self.c.nginx_args)
-        out = self.host.run(
-            f"p=$(cat {sh(self.path(self.c.pid_file))}) && start=$(date +%s%N) && cd {live} && {nginx} -s stop && "
-            f"while {_ALIVE}; do sleep 0.001; done && cd / && mv {live} {sh(self.old)} && mv {sh(self.staging)} {live}"
-            f" && cd {live} && {nginx} && echo stop_to_start_ms=$(( ($(date +%s%N) - start) / 1000000 ))",
-            purpose="stop, rename, rename, start in one command", change=True)
-        self._started_after(out.stdout)
+    def retire_previous(self) -> None:
+        self.handover.retire_previous()
 
-    def _started_after(self, stdout: str) -> None:
+    def take_back(self, expected_version: str) -> None:
+        """The previous release serves again, whatever point the update reached; repeating is harmless."""
+        self.handover.take_back(expected_version)
+
+    def started_after(self, stdout: str) -> None:
         """Record the window the host measured (``stop_to_start_ms=N``), then wait for the new master."""
         window = re.search(r"stop_to_start_ms=(\d+)", stdout)
         if window:
             record.data("stop-to-start window (on the host)", {"ms": int(window.group(1))})
-        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
-
-    def retire_previous(self) -> None:
-        """Let the idle previous master finish its connections and exit (binary upgrade only)."""
-        old = self.previous_pid() if self.c.handover == "binary-upgrade" else None
-        if old is None:
-            record.text("retire the previous master", "no previous master is left running")
-            return
-        self._let_go("the previous master", lambda sig: self.host.run(
-            f"kill -{sig} {old}", purpose=f"the previous master: {sig}", change=True),
-            lambda: self.previous_pid() is None)
-
-    def take_back(self, expected_version: str) -> None:
-        """The previous release serves again, whatever point the update reached; repeating is harmless.
-
-        Masters may have died on the way (``kill -9``): workers left without theirs are stopped first,
-        and whichever master is still alive is used.
-        """
-        self.clear_strays()
-        if self.c.handover == "stop-start":
-            if self.swapped_in():
-                self.stop()
-                self.swap_back()
-            self.start()
-            return
-        with self._probed("hand-back to the previous release"):
-            self.swap_back()
-            old = self.previous_pid()
-            if old is not None:  # still idle: its workers come back, the new master goes
-                self.host.run(f"kill -HUP {old}", purpose="the previous master starts workers again (HUP)",
-                              change=True)
-                if self.pid() not in (None, old):
-                    self._let_go("the new release's master", lambda sig: self._nginx(
-                        self.failed, "-s", _NGINX_SIGNALS[sig], check=True, purpose=f"the new release: {sig}",
-                        change=True), lambda: self.pid() == old)
-                else:  # the new master is gone already: the previous one takes its pid file back by itself
-                    self._wait(lambda: self.pid() == old, self.c.timeouts.start, "the previous master to take over")
-            elif not self.is_running():
-                self.start()
-            elif self.health().version != expected_version:  # the previous master was already retired
-                self._upgrade_master()
-                self.retire_previous()
+        self.wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def clear_strays(self) -> None:
         """Stop gateway workers that lost their master: they hold the ports and answer for a release no master
@@ -321,31 +277,10 @@ class Gateway:
                       f" sleep 0.02; done; kill -KILL {pids} 2>/dev/null; true",
                       purpose="stop gateway workers left without their master (TERM, then KILL)", change=True)
 
-    def _upgrade_master(self) -> int | None:
-        """USR2 → a new master from the live folder on the inherited sockets; WINCH → old workers leave."""
-        steps = max(1, int(self.c.timeouts.start / 0.01))
-        pid_file, log = sh(self.path(self.c.pid_file)), sh(self.path(self.c.error_log))
-        out = self.host.run(
-            f"old=$(cat {pid_file}) && p=$old && {_ALIVE} || {{ echo 'no running master to upgrade' >&2; exit 3; }}\n"
-            f"size=$(stat -c %s {log} 2>/dev/null || echo 0); kill -USR2 \"$old\"; i=0\n"
-            f"while new=$(cat {pid_file} 2>/dev/null); [ -z \"$new\" ] || [ \"$new\" = \"$old\" ]"
-            " || ! kill -0 \"$new\" 2>/dev/null; do\n"
-            f"  if tail -c +$((size + 1)) {log} 2>/dev/null | grep -q 'new binary process [0-9]* exited'; then\n"
-            f"    echo 'the new master exited at start-up:' >&2; tail -c +$((size + 1)) {log} | tail -n 5 >&2; exit 4\n"
-            f"  fi\n  i=$((i + 1)); [ $i -lt {steps} ] || {{ echo 'no new master after {self.c.timeouts.start:g}s' >&2;"
-            " exit 5; }\n  sleep 0.01\ndone\n"
-            "kill -WINCH \"$old\" && echo \"$old $new\"",
-            purpose="binary upgrade: new master (USR2), old workers leave (WINCH)", change=True)
-        if not out.stdout.strip():
-            return None
-        old, new = out.stdout.split()
-        record.data("masters", {"previous": int(old), "new": int(new)})
-        return int(new)
-
     @contextlib.contextmanager
-    def _probed(self, what: str) -> Iterator[None]:
+    def probed(self, what: str) -> Iterator[None]:
         """Time the block and, when the probe is on, count the requests it drops; recorded even if it fails."""
-        if not self.c.probe.enabled or dryrun.active():
+        if not self.host.after_changes(lambda: self.c.probe.enabled, False):  # a withheld swap drops nothing
             yield
             return
         started = time.monotonic()
@@ -414,7 +349,7 @@ class Gateway:
         return backups.tree_digest(self.host, folder or self.live, list(self.c.backup_paths))
 
     # -- primitives ------------------------------------------------------------
-    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
+    def nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
         binary = posixpath.join(folder, self.c.binary)
         command = f"cd {sh(folder)} && {sh(binary, *self.c.nginx_args, *args)}"
         return self.host.run(command, check=check, purpose=purpose, change=change)
@@ -427,36 +362,9 @@ class Gateway:
             record.text(f"probe {check.url}", f"no answer: {exc}")
             return None
 
-    def _let_go(self, who: str, send: Callable[[str], object], gone: Callable[[], bool]) -> None:
-        """QUIT lets a master finish its connections; what is still open after ``timeouts.drain`` is closed (TERM).
-
-        A lingering client (a half-sent request, a long download) must not hold
-        a rollback, nor fail an update that is already verified.
-        """
-        send("QUIT")
-        if self._waited(gone, self.c.timeouts.drain, f"{who} to finish its connections and exit"):
-            return
-        record.text(f"{who}: still running", f"connections left after {self.c.timeouts.drain:g}s: closing them")
-        send("TERM")
-        self._wait(gone, self.c.timeouts.stop, f"{who} to exit")
-
-    def _wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        live.waiting(what, seconds)
-        if not self._waited(condition, seconds, what):
+    def wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
+        if not self.host.wait_for(condition, seconds, what):
             raise DriverError(f"timed out after {seconds:g}s waiting for {what}")
-
-    @staticmethod
-    def _waited(condition: Callable[[], bool], seconds: float, what: str) -> bool:
-        """Whether ``condition`` came true within ``seconds`` (at once in a dry run: what it waits for was withheld)."""
-        if dryrun.active():
-            return True
-        deadline = time.monotonic() + seconds
-        with record.poll(what):
-            while not condition():
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.01)
-        return True
 
 
 def _describe_unhealthy(health: Health, version: str | None, expected: str) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# The process "$p" runs (a zombie counts as gone: PID 1 may reap late).
+ALIVE = "kill -0 \"$p\" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"
 NGINX_TITLE = "nginx:"  # nginx titles its processes "nginx: master process ...", "nginx: worker process"
 NO_FACT_RC = 3  # the host has no ``ss``: the fact is unknown, not empty
 

@@ -6,16 +6,18 @@ as one script each way.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
-from procedures import dryrun, record
-from procedures import powershell as ps
+from procedures import record
 from procedures.drivers.gateway import Gateway
+from procedures.drivers.gateway_handover import Handover
 from procedures.drivers.gateway_processes import Listener
 from procedures.errors import DriverError
+from procedures.host import powershell as ps
 
 if TYPE_CHECKING:
-    from procedures.config import GatewayComponent
+    from procedures.config.inventory import GatewayComponent
     from procedures.host import Host
 
 
@@ -25,7 +27,7 @@ class WindowsGateway(Gateway):
     nginx has no binary upgrade on Windows: the manual's stop/rename/start stays.
     """
 
-    def _nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
+    def nginx(self, folder: str, *args: str, check: bool, purpose: str, change: bool = False) -> Any:
         exe = self.host.files.join(folder, self.c.binary)
         return self.host.run(ps.script(f"Set-Location -LiteralPath {ps.quote(folder)}",
                                        ps.native_stderr_ok(exe, *self.c.nginx_args, *args)),
@@ -47,46 +49,11 @@ class WindowsGateway(Gateway):
     def serving_problem(self, master: int | None = None) -> str | None:
         return None
 
-    def take_over(self) -> int | None:
-        """The manual's stop, rename, rename, start, as one script: one round trip, no wait in between."""
-        if self.exists(self.old):
-            raise DriverError(f"{self.old} exists: a previous update was not finished")
-        with self._probed("hand-over to the new release"):
-            self._swap_script("hand-over", [ps.rename(self.live, self.c.old_dir),
-                                            ps.rename(self.staging, self.c.install_dir)], stop=True)
-        return None
+    @functools.cached_property
+    def handover(self) -> Handover:
+        return WindowsScript(self)
 
-    def take_back(self, expected_version: str) -> None:
-        """Stop, rename back, start, as one script too: the rollback's window is as short as the update's."""
-        if not self.swapped_in():
-            self.start()  # nothing was swapped: the old release only needs to run
-            return
-        files = self.host.files
-        with self._probed("hand-back to the previous release"):
-            self._swap_script("hand-back", [
-                f"if (Test-Path -LiteralPath {ps.quote(self.failed)}) "
-                f"{{ Remove-Item -LiteralPath {ps.quote(self.failed)} -Recurse -Force }}",
-                *([ps.rename(self.live, self.c.failed_dir)] if files.exists(self.live) else []),
-                ps.rename(self.old, self.c.install_dir)], stop=self.is_running())
-
-    def _swap_script(self, what: str, renames: list[str], *, stop: bool) -> None:
-        """Stop (when running), rename, start, in one script; its stopwatch, stop to start, is the window
-        no gateway answers (the prober measures it from outside too)."""
-        exe = self.host.files.join(self.live, self.c.binary)
-        pid_file = self.path(self.c.pid_file.replace("/", "\\"))
-        stopping = [f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
-                    f"Set-Location -LiteralPath {ps.quote(self.live)}",
-                    ps.native_stderr_ok(exe, *self.c.nginx_args, "-s", "stop"),
-                    f"if ($p) {{ Wait-Process -Id $p -Timeout {int(self.c.timeouts.stop)} "
-                    "-ErrorAction SilentlyContinue }"] if stop else []
-        out = self.host.run(ps.script(
-            f"# {what}: stop, rename, start", "$sw = [Diagnostics.Stopwatch]::StartNew()", *stopping,
-            f"Set-Location -LiteralPath {ps.quote(self.c.root)}", *renames, self._start_process(),
-            "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
-            purpose=f"{what} in one script: stop, rename, start", change=True)
-        self._started_after(out.stdout)
-
-    def _start_process(self) -> str:
+    def start_process(self) -> str:
         exe = self.host.files.join(self.live, self.c.binary)
         arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
         return (f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
@@ -94,14 +61,14 @@ class WindowsGateway(Gateway):
 
     def start(self) -> None:
         """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
-        if dryrun.active() is None and self.is_running():
+        if self.host.after_changes(self.is_running, False):  # after a withheld stop it would start
             record.text("start", "the gateway is already running")
             return
-        self.host.run(ps.script(self._start_process()), purpose="start the gateway", change=True)
-        self._wait(self.is_running, self.c.timeouts.start, "the gateway to start")
+        self.host.run(ps.script(self.start_process()), purpose="start the gateway", change=True)
+        self.wait(self.is_running, self.c.timeouts.start, "the gateway to start")
 
     def config_test(self, folder: str) -> None:
-        self._nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
+        self.nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
         if self.c.lua_check:
             exe, *args = self.c.lua_check.split()
             lualib = self.host.files.join(folder, "lualib")
@@ -117,4 +84,49 @@ class WindowsGateway(Gateway):
 
 
 def gateway_for(host: Host, component: GatewayComponent) -> Gateway:
-    return WindowsGateway(host, component) if component.flavor == "windows" else Gateway(host, component)
+    return WindowsGateway(host, component) if host.os == "windows" else Gateway(host, component)
+
+
+class WindowsScript(Handover):
+    """The manual's stop, rename, rename, start, as one script each way: one round trip, no wait in between."""
+
+    gateway: WindowsGateway
+
+    def take_over(self) -> int | None:
+        g = self.gateway
+        if g.exists(g.old):
+            raise DriverError(f"{g.old} exists: a previous update was not finished")
+        self._swap_script("hand-over", [ps.rename(g.live, g.c.old_dir), ps.rename(g.staging, g.c.install_dir)],
+                          stop=True)
+        return None
+
+    def take_back(self, expected_version: str) -> None:
+        """Stop, rename back, start, as one script too: the rollback's window is as short as the update's."""
+        g = self.gateway
+        if not g.swapped_in():
+            g.start()  # nothing was swapped: the old release only needs to run
+            return
+        with g.probed("hand-back to the previous release"):
+            self._swap_script("hand-back", [
+                f"if (Test-Path -LiteralPath {ps.quote(g.failed)}) "
+                f"{{ Remove-Item -LiteralPath {ps.quote(g.failed)} -Recurse -Force }}",
+                *([ps.rename(g.live, g.c.failed_dir)] if g.exists(g.live) else []),
+                ps.rename(g.old, g.c.install_dir)], stop=g.is_running())
+
+    def _swap_script(self, what: str, renames: list[str], *, stop: bool) -> None:
+        """Stop (when running), rename, start, in one script; its stopwatch, stop to start, is the window
+        no gateway answers (the prober measures it from outside too)."""
+        g = self.gateway
+        exe = g.host.files.join(g.live, g.c.binary)
+        pid_file = g.path(g.c.pid_file.replace("/", "\\"))
+        stopping = [f"$p = Get-Content -LiteralPath {ps.quote(pid_file)} -ErrorAction SilentlyContinue",
+                    f"Set-Location -LiteralPath {ps.quote(g.live)}",
+                    ps.native_stderr_ok(exe, *g.c.nginx_args, "-s", "stop"),
+                    f"if ($p) {{ Wait-Process -Id $p -Timeout {int(g.c.timeouts.stop)} "
+                    "-ErrorAction SilentlyContinue }"] if stop else []
+        out = g.host.run(ps.script(
+            f"# {what}: stop, rename, start", "$sw = [Diagnostics.Stopwatch]::StartNew()", *stopping,
+            f"Set-Location -LiteralPath {ps.quote(g.c.root)}", *renames, g.start_process(),
+            "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
+            purpose=f"{what} in one script: stop, rename, start", change=True)
+        g.started_after(out.stdout)

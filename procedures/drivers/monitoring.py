@@ -14,17 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from procedures import backups, dryrun, live, record
+from procedures import record
 from procedures.api.alertmanager import AlertmanagerClient
 from procedures.api.grafana import GrafanaClient
+from procedures.api.http import Http
 from procedures.api.prometheus import PrometheusClient
-from procedures.commands import CommandResult, sh
 from procedures.errors import ApiError, DriverError, VerificationFailed
-from procedures.http import Http
-from procedures.secrets import Secret
+from procedures.host import backups
+from procedures.host.commands import CommandResult, sh
+from procedures.record.secrets import Secret
+from procedures.run import live
 
 if TYPE_CHECKING:
-    from procedures.config import MonitoringComponent
+    from procedures.config.inventory import MonitoringComponent
     from procedures.host import Host
 
 
@@ -32,7 +34,7 @@ class MonitoringStack:
     def __init__(self, host: Host, component: MonitoringComponent, http: Http | None = None) -> None:
         self.host = host
         self.c = component
-        self.http = http or Http(timeout=10)
+        self.http = http or host.http(timeout=10)
         self.prometheus = PrometheusClient(self.http, str(component.prometheus.url))
         self.alertmanager = AlertmanagerClient(self.http, str(component.alertmanager.url))
 
@@ -89,10 +91,9 @@ class MonitoringStack:
 
     def require_images(self, images: list[str]) -> None:
         """Raise unless every image is present locally (the stack is not stopped without them)."""
-        if dryrun.active():  # the pull was withheld
-            return
-        missing = [image for image in images
-                   if self.podman("image", "exists", image, purpose=f"is {image} here", check=False).rc != 0]
+        missing: list[str] = self.host.after_changes(lambda: [  # after a withheld pull, none would be missing
+            image for image in images
+            if self.podman("image", "exists", image, purpose=f"is {image} here", check=False).rc != 0], [])
         if missing:
             raise DriverError(f"could not pull {', '.join(missing)}: not in the registry? The stack was not stopped.")
 

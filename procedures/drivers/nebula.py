@@ -12,14 +12,15 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from procedures import backups, record
-from procedures import powershell as ps
-from procedures.commands import sh
+from procedures import record
 from procedures.errors import VerificationFailed
-from procedures.services import Service
+from procedures.host import backups
+from procedures.host import powershell as ps
+from procedures.host.commands import sh
+from procedures.host.services import Service
 
 if TYPE_CHECKING:
-    from procedures.config import NebulaComponent
+    from procedures.config.inventory import NebulaComponent
     from procedures.host import Host
 
 # The initiator logs stage 2 received once the handshake with the lighthouse has completed.
@@ -144,4 +145,4 @@ class WindowsNebulaNode(NebulaNode):
 
 
 def node_for(host: Host, component: NebulaComponent) -> NebulaNode:
-    return WindowsNebulaNode(host, component) if component.service.manager == "windows" else NebulaNode(host, component)
+    return WindowsNebulaNode(host, component) if host.os == "windows" else NebulaNode(host, component)

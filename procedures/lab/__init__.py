@@ -27,7 +27,8 @@ from procedures.lab.fleet import FleetLab
 from procedures.lab.monitoring import MonitoringLab, MonitoringState
 from procedures.lab.nebula import NebulaLab, NebulaState
 from procedures.lab.podman import Podman, runroot_of
-from procedures.lab.processes import alive, nginx_on, owned_pids, terminate
+from procedures.lab.processes import nginx_on, owned_pids, terminate
+from procedures.run.pids import alive
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import sys
 
 from procedures.errors import ProcedureError
 from procedures.lab import FAULTS, PARTS, Lab
-from procedures.secrets import redact
+from procedures.record.secrets import redact
 
 
 def main(argv: list[str] | None = None) -> int:

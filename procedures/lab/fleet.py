@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from procedures.lab import gateway
-from procedures.lab.processes import alive
+from procedures.run.pids import alive
 
 COUNT_ENV = "FLATNET_LAB_GATEWAYS"
 DEFAULT_COUNT = 3

@@ -16,6 +16,8 @@ import signal
 import time
 from pathlib import Path
 
+from procedures.run.pids import alive
+
 
 def owned_pids(root: Path) -> list[int]:
     """PIDs of live processes whose command line mentions ``root``, and their descendants.
@@ -68,15 +70,6 @@ def _process_table() -> dict[int, tuple[int, bytes]]:
             continue
         table[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
     return table
-
-
-def alive(pid: int) -> bool:
-    """True for a running process; zombies count as gone (PID 1 here reaps late)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def terminate(pids: list[int], *, grace: float = 5.0) -> None:

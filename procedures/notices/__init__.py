@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from procedures import dryrun, record
+from procedures import record
+from procedures.config.plan import Plan, Window
 from procedures.errors import ConfigError, DeliveryFailed
 from procedures.notices import channels
-from procedures.plan import Plan, Window
+from procedures.run.dryrun import DryRun, withholding
 
 Kind = Literal["announcement", "completion", "rollback", "escalation"]
 LEDGER = "deliveries.json"
@@ -89,14 +90,19 @@ def render(kind: Kind, plan: Plan, **facts: Any) -> Notice:
 class Notifier:
     """Sends notices on the plan's channels; a channel that fails never stops the others."""
 
-    def __init__(self, plan: Plan, directory: Path) -> None:
+    def __init__(self, plan: Plan, directory: Path, dry_run: DryRun | None = None) -> None:
         self.plan = plan
         self.directory = directory
+        self.dry_run = dry_run
+        self._would_deliver: list[Delivery] = []  # a dry run's sends, as they would have gone: never written
 
     def send(self, notice: Notice) -> list[Delivery]:
-        dry = dryrun.active()
+        dry = withholding(self.dry_run)
         if dry is not None:
             dry.action(f"send the {notice.kind} notice to {', '.join(self.channels())}", notice.text)
+            at = datetime.now().astimezone().isoformat(timespec="seconds")
+            self._would_deliver += [Delivery(notice.kind, channel, "", True, "withheld (dry run)", at)
+                                    for channel in self.channels()]
             return []
         with record.step(f"notice: {notice.subject}"):
             record.text(f"{notice.kind} notice ({notice.subject})", notice.text)
@@ -121,6 +127,9 @@ class Notifier:
         return delivery
 
     def ledger(self) -> list[Delivery]:
+        return self._written() + self._would_deliver
+
+    def _written(self) -> list[Delivery]:
         try:
             return [Delivery(**entry) for entry in json.loads((self.directory / LEDGER).read_text())]
         except FileNotFoundError:
@@ -140,5 +149,5 @@ class Notifier:
 
     def _append(self, delivery: Delivery) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        entries = [asdict(d) for d in self.ledger()] + [asdict(delivery)]
+        entries = [asdict(d) for d in self._written()] + [asdict(delivery)]
         (self.directory / LEDGER).write_text(json.dumps(entries, indent=2, ensure_ascii=False))

@@ -11,13 +11,13 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from procedures.api.http import Http
 from procedures.errors import ApiError, ConfigError, DeliveryFailed
-from procedures.http import Http
-from procedures.secrets import Secret
+from procedures.record.secrets import Secret
 
 if TYPE_CHECKING:
+    from procedures.config.plan import SmtpChannel, WebhookChannel
     from procedures.notices import Notice
-    from procedures.plan import SmtpChannel, WebhookChannel
 
 
 def to_file(directory: Path, notice: Notice) -> str:

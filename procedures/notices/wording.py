@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from procedures.notices import japanese_time
 
 if TYPE_CHECKING:
-    from procedures.plan import Plan
+    from procedures.config.plan import Plan
 
 COMPONENTS = {"gateway": "Gateway (OpenResty)", "monitoring": "監視スタック", "cni": "CNI プラグイン",
               "nebula": "Nebula"}

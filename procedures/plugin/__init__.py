@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from procedures import live
-from procedures.decisions import DecisionEngine
-from procedures.maintenance import Maintenance
-from procedures.plugin import collect, embed, outcome, preview, reporting, rollback, safety, target
-from procedures.report import LANGUAGE_PROPERTY
-from procedures.silences import MaintenanceSilence
+from procedures.plugin import collect, embed, hooks, outcome, preview, reporting, rollback, safety, target
+from procedures.record.report import LANGUAGE_PROPERTY
+from procedures.run import live
+from procedures.run.decisions import DecisionEngine
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.silences import MaintenanceSilence
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
 STEP_STARTED = pytest.StashKey[float]()
@@ -30,6 +30,10 @@ RECOVERY_ADVICE = (
     "     again from the target's present state, verifies it, and releases the lock when it passes;",
     "  3. only if you brought the target back entirely by hand: --force-unlock removes the lock (recorded).",
 )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,10 +80,10 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[...
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = config.getoption("run_rollback")
     if config.getoption("recover"):
-        wanted = safety.recover_ids(config, target.lab_plan_path())
+        wanted = safety.recover_ids(target.default_plan(config))
     rollback.select(items, config, [wanted] if isinstance(wanted, str) else wanted)
     target.check_workflow_plan(config, items)
-    target.note_lab_parts(config, items)
+    target.note_components(config, items)
 
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:

@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd.compat import get_fixture_names, getfixturedefs
-from pytest_bdd.scenario import find_fixturedefs_for_step, scenario_wrapper_template_registry
-from pytest_bdd.steps import step_function_context_registry
+
+from procedures.plugin.bdd import (
+    find_fixturedefs_for_step,
+    get_fixture_names,
+    getfixturedefs,
+    scenario_wrapper_template_registry,
+    step_function_context_registry,
+)
 
 
 class FeatureFile(pytest.Module):

@@ -1,32 +1,37 @@
-"""Running one scenario's steps inside another test: rollbacks, checklists, and the workflow's procedures.
+"""The one scenario runner: a scenario's steps inside another test (rollbacks, checklists, the workflow's
+and the fleet's procedures) and the dry run's preview.
 
 The steps run with the calling test's fixtures, nested under one step in the
 record, so a checklist run by the workflow and a rollback run by a failed
-procedure read like part of the test that ran them.
+procedure read like part of the test that ran them. ``walk`` runs the steps;
+a ``Walk`` says which steps are only listed and which failure stops the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import allure
 import pytest
-from _pytest.fixtures import call_fixture_func
-from _pytest.outcomes import Failed
-from pytest_bdd.compat import inject_fixture
-from pytest_bdd.feature import get_features
-from pytest_bdd.scenario import get_step_function, parse_step_arguments
-from pytest_bdd.utils import get_required_args
 
-from procedures import live
 from procedures.errors import ProcedureError
-from procedures.journal import Journal
-from procedures.maintenance import Maintenance
-
-if TYPE_CHECKING:
-    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
-
+from procedures.plugin.bdd import (
+    Failed,
+    Feature,
+    Scenario,
+    ScenarioTemplate,
+    Step,
+    call_fixture_func,
+    get_features,
+    get_required_args,
+    get_step_function,
+    inject_fixture,
+    parse_step_arguments,
+)
+from procedures.run import live
+from procedures.run.journal import Journal
+from procedures.run.maintenance import Maintenance
 
 ID_PREFIX = "id:"
 LINK_PREFIX = "rollback:"
@@ -87,9 +92,9 @@ def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) 
     try:
         live.say(title)
         with allure.step(title), live.nested():
-            error = _run_steps(request, scenario, name, undo, journal)
-            if error is not None:
-                raise error  # marks the enclosing record step as failed
+            stopped = walk(request, scenario, Walk(), name=name, undo=undo, journal=journal)
+            if stopped is not None:
+                raise StepFailed(scenario.name, *stopped)  # marks the enclosing record step as failed
     except StepFailed as raised:
         error = raised
     except (Exception, Failed) as exc:  # noqa: BLE001 - outside the steps, and still the scenario's failure
@@ -104,25 +109,39 @@ def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) 
             journal.close_undone_by(name, "rolled back")
 
 
-def _run_steps(request: pytest.FixtureRequest, scenario: Scenario, name: str, undo: list[str],
-               journal: Journal | None) -> StepFailed | None:
-    error: StepFailed | None = None
+class Walk:
+    """Run every step; after the first failure, list the rest as not run."""
+
+    def listed(self, step: Step, stopped: BaseException | None) -> str | None:
+        """Why ``step`` is only listed, not run (None: run it)."""
+        return "not run" if stopped is not None else None
+
+    def stops(self, step: Step, exc: BaseException) -> BaseException:
+        """The failure that stops the scenario (a walk may raise instead, to fail it outright)."""
+        return exc
+
+
+def walk(request: pytest.FixtureRequest, scenario: Scenario, policy: Walk, *, name: str = "",
+         undo: list[str] | None = None, journal: Journal | None = None) -> tuple[Step, BaseException] | None:
+    """Each step in order, in the record and on the operator's screen; the step and failure that stopped it."""
+    stopped: tuple[Step, BaseException] | None = None
     for step in (s for s in scenario.steps if s.background is None):
-        if error is not None:
-            with allure.step(f"{step.keyword} {step.name} (not run)"):
-                live.say(f"- {step.keyword} {step.name} (not run)")
-            continue
         text = f"{step.keyword} {step.name}"
+        note = policy.listed(step, stopped[1] if stopped else None)
+        if note is not None:
+            with allure.step(f"{text} ({note})"):
+                live.say(f"- {text} ({note})")
+            continue
         try:
             with allure.step(text), live.step(text):
                 if journal:
-                    journal.step(name, text, "begin", undo)
+                    journal.step(name, text, "begin", undo or [])
                 call_step(request, step)
                 if journal:
-                    journal.step(name, text, "end", undo)
+                    journal.step(name, text, "end", undo or [])
         except (Exception, Failed) as exc:  # noqa: BLE001 - any failure fails the scenario
-            error = StepFailed(scenario.name, step, exc)
-    return error
+            stopped = (step, policy.stops(step, exc))
+    return stopped
 
 
 def call_step(request: pytest.FixtureRequest, step: Step) -> None:

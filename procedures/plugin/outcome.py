@@ -15,9 +15,9 @@ import pytest
 
 from procedures import record
 from procedures.errors import ProcedureError
-from procedures.maintenance import Maintenance
 from procedures.notices.wording import change_lines
-from procedures.workflow import current_version
+from procedures.run.maintenance import Maintenance
+from procedures.runbooks.workflow import current_version
 
 VERSIONED = ("gateway", "monitoring", "cni", "nebula")
 BEFORE = pytest.StashKey[dict[str, Any]]()

@@ -1,4 +1,4 @@
-"""``--dry-run``: each selected procedure previewed step by step (see ``procedures/dryrun.py``).
+"""``--dry-run``: each selected procedure previewed step by step (see ``procedures/run/dryrun.py``).
 
 The scenario is run by this module instead of pytest-bdd, so that a step that
 cannot be previewed ends the preview instead of failing the procedure (and
@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import allure
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from procedures import dryrun, record
-from procedures.maintenance import Maintenance
-from procedures.plugin import embed
+from procedures import record
+from procedures.plugin import embed, target
+from procedures.plugin.bdd import Step, scenario_wrapper_template_registry
+from procedures.run.dryrun import DryRun
+from procedures.run.maintenance import Maintenance
 
 PROPERTY = "flatnet-dry-run"
 PLAN = pytest.StashKey[str]()
@@ -65,37 +65,38 @@ def run_scenario(item: pytest.Function) -> bool:
     request: pytest.FixtureRequest = item._request
     scenario = template.render({})
     hook = item.config.hook
-    dry = dryrun.DryRun()
-    dryrun.ACTIVE.append(dry)
-    stopped: BaseException | None = None
+    dry = target.maintenance(item.config).dry_run
+    assert dry is not None, "--dry-run gives the maintenance its dry run"
+    dry.begin()
     hook.pytest_bdd_before_scenario(request=request, feature=template.feature, scenario=scenario)
     try:
-        for step in (s for s in scenario.steps if s.background is None):
-            text = f"{step.keyword} {step.name}"
-            if stopped is not None:
-                _listed(f"{text} (would run)")
-            elif step.type == "then" and dry.withheld:
-                _listed(f"{text} (would verify: what it checks was withheld)")
-            else:
-                with allure.step(text):
-                    try:
-                        embed.call_step(request, step)
-                    except Exception as exc:
-                        if not dry.withheld:
-                            raise  # a real problem, found before anything would have changed
-                        stopped = exc
-                        record.text("the preview ends here", f"this step needs what was withheld:\n{exc}")
+        embed.walk(request, scenario, Preview(dry))
         record.data(f"DRY RUN: {len(dry.withheld)} actions withheld", dry.withheld)
     finally:
-        dryrun.ACTIVE.pop()
+        dry.end()
         hook.pytest_bdd_after_scenario(request=request, feature=template.feature, scenario=scenario)
     item.user_properties.append((PROPERTY, json.dumps([a["purpose"] for a in dry.withheld])))
     return True
 
 
-def _listed(title: str) -> None:
-    with allure.step(title):
-        pass
+class Preview(embed.Walk):
+    """Steps run until one needs what was withheld; verifications of withheld changes are only listed."""
+
+    def __init__(self, dry: DryRun) -> None:
+        self.dry = dry
+
+    def listed(self, step: Step, stopped: BaseException | None) -> str | None:
+        if stopped is not None:
+            return "would run"
+        if step.type == "then" and self.dry.withheld:
+            return "would verify: what it checks was withheld"
+        return None
+
+    def stops(self, step: Step, exc: BaseException) -> BaseException:
+        if not self.dry.withheld:
+            raise exc  # a real problem, found before anything would have changed
+        record.text("the preview ends here", f"this step needs what was withheld:\n{exc}")
+        return exc
 
 
 def summary(terminalreporter: Any, previews: list[tuple[str, list[str]]]) -> None:

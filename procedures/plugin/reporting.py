@@ -22,8 +22,8 @@ from allure_commons.model2 import Parameter
 from allure_pytest_bdd.pytest_bdd_listener import PytestBDDListener
 from allure_pytest_bdd.steps import get_step_uuid
 
-from procedures.maintenance import RESULTS_DIR_ENV, RUN_DIR_ENV
-from procedures.secrets import RedactingFilter, redact
+from procedures.record.secrets import RedactingFilter, redact
+from procedures.run.maintenance import RESULTS_DIR_ENV, RUN_DIR_ENV
 
 _FILTER = RedactingFilter()
 

@@ -21,15 +21,16 @@ from typing import TYPE_CHECKING
 
 import allure
 import pytest
-from _pytest.outcomes import Failed
 
-from procedures import incident, notices, record
+from procedures import notices, record
 from procedures.errors import ProcedureError, RollbackFailed
 from procedures.notices.wording import plan_time
 from procedures.plugin import embed, safety
+from procedures.plugin.bdd import Failed
+from procedures.runbooks import incident
 
 if TYPE_CHECKING:
-    from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+    from procedures.plugin.bdd import Feature, Scenario, ScenarioTemplate, Step
 
 EXIT_ROLLBACK_FAILED = 12
 PROCEDURE_TAG = embed.PROCEDURE_TAG

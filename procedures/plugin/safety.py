@@ -1,11 +1,11 @@
 """Safe to interrupt, safe to run twice: the maintenance lock, the journal, ``--recover``, and signals.
 
-- Each run takes a lock on every target host (``procedures/lock.py``) when it
+- Each run takes a lock on every target host (``procedures/run/lock.py``) when it
   first needs the targets, and the controller releases it at the end, also
   after a failure that was rolled back. After a failed rollback the lock stays:
   the next run refuses until the target was recovered.
 - Every step of a procedure is journaled before and after it runs
-  (``procedures/journal.py``), nested procedures too.
+  (``procedures/run/journal.py``), nested procedures too.
 - ``--recover`` runs the rollbacks of every unfinished procedure in the journal,
   newest first, then closes them as recovered.
 - SIGINT and SIGTERM during a procedure fail the running step, so its rollback
@@ -26,17 +26,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from procedures import record
+from procedures.config.plan import load_plan
 from procedures.errors import ProcedureError, TransportError
-from procedures.journal import NAME as JOURNAL_NAME
-from procedures.journal import Journal
-from procedures.lock import LockHeld, MaintenanceLock
-from procedures.maintenance import Maintenance, records_dir_of
-from procedures.plan import load_plan
 from procedures.plugin import embed
-from procedures.secrets import redact
+from procedures.record.secrets import redact
+from procedures.run.journal import NAME as JOURNAL_NAME
+from procedures.run.journal import Journal
+from procedures.run.lock import LockHeld, MaintenanceLock
+from procedures.run.maintenance import Maintenance, records_dir_of
 
 if TYPE_CHECKING:
-    from pytest_bdd.parser import Feature, Scenario, Step
+    from procedures.plugin.bdd import Feature, Scenario, Step
 
 EXIT_LOCKED = 13
 EXIT_UNREACHABLE = 14  # a target could not be reached (or the lab did not start): nothing was done
@@ -154,9 +154,8 @@ def close_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
         journal.close_undone_by(name, "recovered" if request.config.getoption("recover") else "rolled back")
 
 
-def recover_ids(config: pytest.Config, lab_plan: Path) -> list[str]:
+def recover_ids(plan_path: Path) -> list[str]:
     """The rollbacks ``--recover`` runs, newest procedure first; refuses when nothing is unfinished."""
-    plan_path = Path(config.getoption("plan") or lab_plan)
     journal = Journal(records_dir_of(load_plan(plan_path)) / JOURNAL_NAME, "")
     unfinished = journal.unfinished()
     ids = list(dict.fromkeys(undo for _, links in unfinished for undo in links))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from procedures.errors import ConfigError
 
 if TYPE_CHECKING:
-    from procedures.config import HostSpec
+    from procedures.config.inventory import HostSpec
     from procedures.transports.base import Transport
 
 TRANSPORTS: dict[str, str] = {

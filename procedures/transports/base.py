@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from procedures.commands import CommandResult
-    from procedures.config import HostSpec
+    from procedures.config.inventory import HostSpec
+    from procedures.host.commands import CommandResult
 
 
 class Transport(ABC):

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from testinfra.backend import get_backend
 
-from procedures.commands import CommandResult, sh
 from procedures.errors import CommandTimeout, TransportError
+from procedures.host.commands import CommandResult, sh
 from procedures.transports.base import Transport
 
 if TYPE_CHECKING:

@@ -22,14 +22,14 @@ import time
 from html import unescape
 from typing import TYPE_CHECKING, Any
 
-from procedures.commands import CommandResult
 from procedures.errors import CommandTimeout, ConfigError, ScriptTooLong, TransportError
-from procedures.powershell import COMMAND_LINE_LIMIT, LAUNCHER
-from procedures.secrets import Secret, register_basic_auth
+from procedures.host.commands import CommandResult
+from procedures.host.powershell import COMMAND_LINE_LIMIT, LAUNCHER
+from procedures.record.secrets import Secret, register_basic_auth
 from procedures.transports.base import Transport
 
 if TYPE_CHECKING:
-    from procedures.config import HostSpec
+    from procedures.config.inventory import HostSpec
 
 import requests
 from winrm.exceptions import WinRMError, WinRMOperationTimeoutError

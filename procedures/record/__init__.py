@@ -1,0 +1,157 @@
+"""The maintenance record: evidence attached to the Allure step that is running.
+
+Everything passes through ``secrets.redact`` first. Without an Allure results
+directory the calls still log, so evidence is never silently dropped.
+
+A wait or a poll (``with record.poll(what):``) asks the same question many
+times; its exchanges are summarised into one attachment when it ends (the first
+and the last in full, each distinct answer once with its count and time range),
+so a 15-minute re-verification window does not grow the record without bound.
+What changes a target is never asked inside a poll, so it is always attached in full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import allure
+
+from procedures.record.secrets import redact
+
+if TYPE_CHECKING:
+    from procedures.host.commands import CommandResult
+
+log = logging.getLogger("flatnet.record")
+
+
+def text(name: str, body: str) -> None:
+    _attach(name, body, allure.attachment_type.TEXT)
+
+
+def data(name: str, value: Any) -> None:
+    """Attach a JSON-serialisable value (versions, manifests, responses)."""
+    _attach(name, json.dumps(value, indent=2, ensure_ascii=False, default=str), allure.attachment_type.JSON)
+
+
+def _attach(name: str, body: str, kind: Any) -> None:
+    summary = _POLL.get()
+    if summary is not None:
+        summary.add(redact(name), redact(body))
+        return
+    try:
+        allure.attach(redact(body), name=redact(name), attachment_type=kind)
+    except KeyError:  # outside any test (the end of the session): there is no step to attach to
+        log.info("%s: %s", redact(name), redact(body)[:2000])
+
+
+def command(result: CommandResult, purpose: str = "") -> None:
+    """Attach a command with its exit code, duration and output, titled by its purpose."""
+    body = (
+        f"$ {result.command}\n"
+        f"# host={result.host} rc={result.rc} seconds={result.seconds:.3f}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+    log.info("%s: `%s` rc=%s (%.3fs)", result.host, result.command, result.rc, result.seconds)
+    text(f"{result.host}: {purpose or _short(result.command)} → rc {result.rc}", body)
+
+
+def http(method: str, url: str, request_headers: dict[str, str], status: int | None,
+         response_headers: dict[str, str], body: str, seconds: float) -> None:
+    """Attach one HTTP exchange; credential headers never leave this function unmasked."""
+    lines = [f"> {method} {url}"]
+    lines += [f"> {k}: {v}" for k, v in request_headers.items()]
+    lines.append(f"< {status if status is not None else 'no response'}  ({seconds * 1000:.1f} ms)")
+    lines += [f"< {k}: {v}" for k, v in response_headers.items()]
+    lines += ["", body]
+    log.info("%s %s → %s", method, url, status)
+    text(f"HTTP {method} {url} → {status}", "\n".join(lines))
+
+
+@contextlib.contextmanager
+def step(title: str) -> Iterator[None]:
+    """A nested step in the record (an action inside a Gherkin step)."""
+    with allure.step(redact(title)):
+        yield
+
+
+def _short(cmd: str, width: int = 80) -> str:
+    first = cmd.splitlines()[0] if cmd else cmd
+    return first if len(first) <= width else first[: width - 1] + "…"
+
+
+# -- waits and polls, summarised --------------------------------------------------------------------
+# Lines that differ between two identical answers: timings, dates, durations.
+_VOLATILE = re.compile(r"(?im)^< date:.*$|\(\d+(\.\d+)? ms\)|seconds=\d+(\.\d+)?")
+
+
+@dataclass
+class _Exchange:
+    at: datetime
+    name: str
+    body: str
+
+
+@dataclass
+class _Summary:
+    what: str
+    first: _Exchange | None = None
+    last: _Exchange | None = None
+    answers: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (name, body) → [count, first, last]
+
+    def add(self, name: str, body: str) -> None:
+        exchange = _Exchange(datetime.now().astimezone(), name, body)
+        self.first = self.first or exchange
+        self.last = exchange
+        seen = self.answers.setdefault((name, _VOLATILE.sub("", body)), [0, exchange.at, exchange.at])
+        seen[0] += 1
+        seen[2] = exchange.at
+
+    @property
+    def count(self) -> int:
+        return sum(seen[0] for seen in self.answers.values())
+
+    def render(self, outcome: str) -> str:
+        lines = [f"waited for: {self.what}", f"outcome: {outcome}", f"exchanges: {self.count}"]
+        if self.first and self.last:
+            lines.append(f"from {self.first.at:%H:%M:%S.%f}"[:-3] + f" to {self.last.at:%H:%M:%S.%f}"[:-3]
+                         + f" ({(self.last.at - self.first.at).total_seconds():.1f} s)")
+        lines += ["", "distinct answers (count, first – last seen):"]
+        lines += [f"  {n:>5} × {name}   ({a:%H:%M:%S} – {b:%H:%M:%S})" for (name, _), (n, a, b) in self.answers.items()]
+        for title, exchange in (("first", self.first), ("last", self.last)):
+            if exchange is not None:
+                lines += ["", f"--- {title} exchange, {exchange.at:%H:%M:%S.%f}"[:-3] + f": {exchange.name}",
+                          exchange.body]
+        return "\n".join(lines)
+
+
+_POLL: contextvars.ContextVar[_Summary | None] = contextvars.ContextVar("flatnet_record_poll", default=None)
+
+
+@contextlib.contextmanager
+def poll(what: str) -> Iterator[None]:
+    """Summarise what is attached inside into one attachment at the end (a poll inside a poll joins it)."""
+    if _POLL.get() is not None:
+        yield
+        return
+    summary = _Summary(what)
+    token = _POLL.set(summary)
+    outcome = "interrupted"
+    try:
+        yield
+        outcome = "done"
+    except BaseException as exc:
+        outcome = f"stopped: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        _POLL.reset(token)
+        if summary.answers:
+            text(f"wait: {what} ({summary.count} exchanges, {len(summary.answers)} distinct; "
+                 f"{outcome.split(':')[0]})", summary.render(outcome))

@@ -1,0 +1,1 @@
+"""How a run is held together: its context, lock and journal, the dry run, decisions and live progress."""
