@@ -48,7 +48,7 @@ class CommandTimeout(TransportError):
 
 
 class ScriptTooLong(TransportError):
-    """The encoded PowerShell script would not fit cmd.exe's 8191-character command line."""
+    """The encoded PowerShell script would not fit the command line Windows allows (cmd.exe: 8191; WSL: 32767)."""
 
 
 class CommandFailed(ProcedureError):

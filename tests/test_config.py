@@ -20,7 +20,7 @@ def lab_inventory(lab: Lab) -> dict:
 
 MISTAKES = {
     "unknown transport": (lambda inv: inv["hosts"]["lab"].update(transport="telnet"),
-                          "hosts.lab.transport", "'local', 'ssh', 'winrm' or 'ansible'"),
+                          "hosts.lab.transport", "'local', 'ssh', 'winrm', 'wsl' or 'ansible'"),
     "inline password": (lambda inv: inv["hosts"]["lab"].update(password="hunter2"),
                         "hosts.lab", "password_env"),
     "undefined host": (lambda inv: inv["components"]["gateway"].update(host="gw-01"),

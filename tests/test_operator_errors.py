@@ -51,7 +51,7 @@ MISTAKES: dict[str, tuple[dict | str, dict | str | None, tuple[str, ...], int, l
     "misspelled credential key": (changed(INVENTORY, "hosts.lab.pasword", SECRET), PLAN, (), 4,
                                   ["inventory.yaml: invalid inventory", "hosts.lab.pasword: unknown field"]),
     "unknown transport": (changed(INVENTORY, "hosts.lab.transport", "telnet"), PLAN, (), 4,
-                          ["hosts.lab.transport: use 'local', 'ssh', 'winrm' or 'ansible' (got 'telnet')"]),
+                          ["hosts.lab.transport: use 'local', 'ssh', 'winrm', 'wsl' or 'ansible' (got 'telnet')"]),
     "port out of range": (changed(INVENTORY, "components.gateway.front.url", "http://127.0.0.1:99999/"), PLAN,
                           (), 4, ["components.gateway.front.url: expected a valid URL: invalid port number"]),
     "not YAML": ("hosts: [lab\n", PLAN, (), 4, ["inventory.yaml: line 2, column 1: not valid YAML"]),

@@ -56,8 +56,7 @@ def scripts(wsman: WsmanStandIn) -> list[str]:
 
 LIVE = f"{ROOT}\\openresty"
 NGINX = f"{LIVE}\\nginx.exe"
-START = ps.script(f"Start-Process -FilePath {ps.quote(NGINX)} -WorkingDirectory {ps.quote(LIVE)}"
-                  " -ArgumentList @() -WindowStyle Hidden")
+START = ps.script(ps.start_process(NGINX, [], LIVE))
 
 
 def test_the_gateway_update_runs_unchanged_on_windows(tmp_path: Path, world) -> None:

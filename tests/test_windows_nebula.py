@@ -15,8 +15,8 @@ from tests.conftest import Run, run_with_inventory
 from tests.windows_nebula_world import BIN, BROKEN, RELEASE, SILENT, NebulaWorld
 
 PASSWORD = "Neb-P@ss!2026"
-STOP = ps.script("Stop-Service -Name 'Nebula'", ps.wait_service("Nebula", "Stopped", 2))
-START = ps.script("Start-Service -Name 'Nebula'", ps.wait_service("Nebula", "Running", 2))
+STOP = ps.script(f"Stop-Service -InputObject {ps.service('Nebula')}", ps.wait_service("Nebula", "Stopped", 2))
+START = ps.script(f"Start-Service -InputObject {ps.service('Nebula')}", ps.wait_service("Nebula", "Running", 2))
 
 
 @pytest.fixture

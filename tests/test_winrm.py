@@ -17,6 +17,7 @@ import tree_sitter as ts
 import tree_sitter_powershell as tsp
 
 from procedures.config.inventory import HostSpec
+from procedures.drivers.gateway_windows import windows_words
 from procedures.errors import CommandFailed, CommandTimeout, ConfigError, ScriptTooLong, TransportError
 from procedures.host import Host
 from procedures.host import powershell as ps
@@ -66,13 +67,31 @@ def test_nul_and_double_quotes_in_native_arguments_are_refused() -> None:
         ps.quote("a\x00b")
     with pytest.raises(ConfigError, match="double quote"):
         ps.native(r"F:\flatnet\openresty\nginx.exe", '-g "daemon off;"')
+    with pytest.raises(ConfigError, match="double quote"):
+        ps.native_stderr_ok(r"F:\flatnet\openresty\nginx.exe", "-t", '-g "daemon off;"')
+
+
+def test_hostile_but_legal_values_stay_literal() -> None:
+    """What the stand-in cannot see, Windows would: each value reaches its cmdlet as one literal."""
+    line = ps.start_process(r"F:\flat net\nginx.exe", ["-c", r"F:\my flatnet\it's [1]\nginx.conf", "-g", "$x `y"],
+                            r"F:\flat net")
+    assert line.endswith("-ArgumentList '-c \"F:\\my flatnet\\it''s [1]\\nginx.conf\" -g \"$x `y\"'"
+                         " -WindowStyle Hidden")
+    assert "-ArgumentList" not in ps.start_process(r"F:\flatnet\nginx.exe", [], r"F:\flatnet")  # never empty
+    assert ps.service("Neb[1]*") == "(Get-Service | Where-Object { $_.Name -eq 'Neb[1]*' })"  # no wildcard -Name
+    assert ps.make_dir(r"F:\backups\gw [1]") == r"[void][IO.Directory]::CreateDirectory('F:\backups\gw [1]')"
+    assert windows_words(r'"C:\Program Files\LuaJIT\luajit.exe" -bl') == [r"C:\Program Files\LuaJIT\luajit.exe",
+                                                                            "-bl"]
 
 
 def test_generated_scripts_parse() -> None:
     scripts = [
         ps.script(ps.native(r"F:\flatnet\openresty\nginx.exe", "-t", "-c", r"F:\flatnet\config\nginx.conf")),
         ps.script(ps.native_stderr_ok(r"F:\flatnet\openresty\nginx.exe", "-v")),
-        ps.script("Stop-Service -Name " + ps.quote("Nebula"), ps.wait_service("Nebula", "Stopped", 30)),
+        ps.script("Stop-Service -InputObject " + ps.service("Nebula"), ps.wait_service("Nebula", "Stopped", 30)),
+        ps.script(ps.start_process(r"F:\flatnet\openresty\nginx.exe", ["-c", r"F:\my flatnet\nginx.conf"],
+                                   r"F:\flatnet\openresty")),
+        ps.script(ps.make_dir("F:\\flatnet\\backups\\gateway [1]")),
     ]
     assert all(parses(s) for s in scripts)
 

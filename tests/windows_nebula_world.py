@@ -12,6 +12,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from procedures.host import powershell as ps
 from procedures.lab.wsman import Reply
 from tests.windows_world import manifest_io, strike
 
@@ -52,12 +53,12 @@ class NebulaWorld:
             return strike(self.fail, script) or self._respond(script)
 
     def _respond(self, s: str) -> Reply | None:
-        if "(Get-Service -Name 'Nebula').Status" in s:
+        if ps.service("Nebula") + ".Status" in s:
             return Reply(stdout=f"{self.service}\n")
-        if "Stop-Service -Name 'Nebula'" in s:
+        if "Stop-Service -InputObject " + ps.service("Nebula") in s:
             self.service = "Stopped"
             return Reply()
-        if "Start-Service -Name 'Nebula'" in s:
+        if "Start-Service -InputObject " + ps.service("Nebula") in s:
             self.service = "Running"
             if self.node_works:
                 self.log += HANDSHAKE
@@ -89,7 +90,7 @@ class NebulaWorld:
             return Reply()
         if reply := manifest_io(self.drive, s):
             return reply
-        if "New-Item -ItemType Directory" in s:
+        if "CreateDirectory(" in s:
             return Reply()
         return None
 

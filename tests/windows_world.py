@@ -75,7 +75,7 @@ class WindowsWorld:
             return Reply(stdout=LISTING)
         if reply := manifest_io(self.files, s):
             return reply
-        if "New-Item -ItemType Directory" in s or "Get-ChildItem -LiteralPath" in s:
+        if "CreateDirectory(" in s or "Get-ChildItem -LiteralPath" in s:
             return Reply()
         return None
 

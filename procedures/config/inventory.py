@@ -19,13 +19,13 @@ from pydantic import (
 from procedures.config.base import AbsolutePath, EnvName, Port, Seconds, Strict, describe, load
 
 OS = Literal["posix", "windows"]
-WINDOWS_TRANSPORTS = frozenset({"winrm"})  # the transports that speak PowerShell to a Windows host
+WINDOWS_TRANSPORTS = frozenset({"winrm", "wsl"})  # the transports that speak PowerShell to a Windows host
 
 
 class HostSpec(Strict):
     """How to reach one machine."""
 
-    transport: Literal["local", "ssh", "winrm", "ansible"]
+    transport: Literal["local", "ssh", "winrm", "wsl", "ansible"]
     address: str = "127.0.0.1"
     port: Port | None = None
     user: str | None = None
@@ -36,6 +36,8 @@ class HostSpec(Strict):
     command_timeout: Seconds = 120
     lock_dir: AbsolutePath | None = None  # where the maintenance lock lives (default: F:\flatnet, /var/lib/flatnet)
     ansible_inventory: Path | None = None  # ansible only: the inventory that says how to reach ``address``
+    # wsl only: the PowerShell that WSL interop runs (powershell.exe, or pwsh.exe for PowerShell 7)
+    powershell: str = "powershell.exe"
     # WinRM only
     scheme: Literal["https", "http"] = "https"
     auth: Literal["ntlm", "kerberos", "basic", "certificate"] = "ntlm"
@@ -53,7 +55,7 @@ class HostSpec(Strict):
     def _remote_needs_user(self) -> HostSpec:
         if (self.transport == "ansible") != (self.ansible_inventory is not None):
             raise ValueError("'ansible_inventory' goes with transport ansible, and only with it")
-        if self.transport not in ("local", "ansible") and not self.user:
+        if self.transport not in ("local", "ansible", "wsl") and not self.user:
             raise ValueError(f"a {self.transport} host needs 'user'")
         return self
 

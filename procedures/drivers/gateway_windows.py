@@ -7,6 +7,7 @@ as one script each way.
 from __future__ import annotations
 
 import functools
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from procedures import record
@@ -54,10 +55,7 @@ class WindowsGateway(Gateway):
         return WindowsScript(self)
 
     def start_process(self) -> str:
-        exe = self.host.files.join(self.live, self.c.binary)
-        arguments = ", ".join(ps.quote(a) for a in self.c.nginx_args) or "@()"
-        return (f"Start-Process -FilePath {ps.quote(exe)} -WorkingDirectory {ps.quote(self.live)} "
-                f"-ArgumentList {arguments} -WindowStyle Hidden")
+        return ps.start_process(self.host.files.join(self.live, self.c.binary), self.c.nginx_args, self.live)
 
     def start(self) -> None:
         """Detached, as the manual's ``.\\nginx.exe``; then wait for the master."""
@@ -70,7 +68,7 @@ class WindowsGateway(Gateway):
     def config_test(self, folder: str) -> None:
         self.nginx(folder, "-t", check=True, purpose="test the staged configuration (nginx -t)", change=True)
         if self.c.lua_check:
-            exe, *args = self.c.lua_check.split()
+            exe, *args = windows_words(self.c.lua_check)
             lualib = self.host.files.join(folder, "lualib")
             call = " ".join(["&", ps.quote(exe), *(ps.quote(a) for a in args), "$_.FullName"])
             self.host.run(ps.script(
@@ -130,3 +128,10 @@ class WindowsScript(Handover):
             "'stop_to_start_ms=' + $sw.ElapsedMilliseconds"),
             purpose=f"{what} in one script: stop, rename, start", change=True)
         g.started_after(out.stdout)
+
+
+def windows_words(command: str) -> list[str]:
+    """``"C:\\Program Files\\LuaJIT\\luajit.exe" -bl`` → the program and its arguments: double quotes group,
+    backslashes stay (a POSIX split would eat them, a plain split would cut the path at its space)."""
+    return [word[1:-1] if len(word) > 1 and word[0] == word[-1] == '"' else word
+            for word in shlex.split(command, posix=False)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from procedures import record
@@ -94,6 +95,10 @@ class Host:
     def http(self, *, timeout: float) -> Http:
         """An HTTP client in this host's run context (a dry run withholds its changing requests)."""
         return Http(timeout=timeout, dry_run=self.dry_run)
+
+    def local_path(self, path: str) -> Path | None:
+        """Where this machine reads ``path`` itself, when the transport knows (WSL's ``/mnt/f``): reads only."""
+        return self.transport.local_path(path)
 
     @functools.cached_property
     def files(self) -> Files:

@@ -8,11 +8,14 @@ Drivers and backups say *what* to do with files; this module says how on POSIX
 from __future__ import annotations
 
 import base64
+import hashlib
 import ntpath
 import posixpath
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from procedures import record
 from procedures.host import powershell as ps
 from procedures.host.commands import sh
 
@@ -151,7 +154,7 @@ class WindowsFiles(Files):
         return ntpath.join(*parts).replace("/", "\\")
 
     def make_dir(self, target: str) -> None:
-        self.change(ps.script(f"New-Item -ItemType Directory -Force -Path {ps.quote(target)} | Out-Null"),
+        self.change(ps.script(ps.make_dir(target)),
                  f"create {target}")
 
     def exists(self, target: str) -> bool:
@@ -159,6 +162,8 @@ class WindowsFiles(Files):
         return out.strip() == "True"
 
     def listing(self, base: str, paths: list[str]) -> Listing:
+        if (local := self.host.local_path(base)) is not None:
+            return _listed_locally(base, local, paths)
         items = ", ".join(ps.quote(p.replace("/", "\\")) for p in paths)
         out = self.run(ps.script(
             f"$base = {ps.quote(base.rstrip(chr(92)))}",
@@ -175,10 +180,10 @@ class WindowsFiles(Files):
         return [_row(line) for line in out.splitlines() if line.strip()]
 
     def copy_into(self, base: str, paths: list[str], dest: str) -> None:
-        steps = [f"New-Item -ItemType Directory -Force -Path {ps.quote(dest)} | Out-Null"]
+        steps = [ps.make_dir(dest)]
         for p in paths:
             target = ntpath.join(dest, p.replace("/", "\\"))
-            steps += [f"New-Item -ItemType Directory -Force -Path {ps.quote(ntpath.dirname(target))} | Out-Null",
+            steps += [ps.make_dir(ntpath.dirname(target)),
                       f"Copy-Item -LiteralPath {ps.quote(ntpath.join(base, p))} -Destination {ps.quote(target)}"
                       " -Recurse -Force"]
         self.change(ps.script(*steps), "copy into the backup")
@@ -191,7 +196,7 @@ class WindowsFiles(Files):
 
     def merge_into(self, src: str, dst: str) -> None:
         self.change(ps.script(
-            f"New-Item -ItemType Directory -Force -Path {ps.quote(dst)} | Out-Null",
+            ps.make_dir(dst),
             f"Get-ChildItem -LiteralPath {ps.quote(src)} -Force | "
             f"Copy-Item -Destination {ps.quote(dst)} -Recurse -Force"), f"copy {src} into {dst}")
 
@@ -217,7 +222,7 @@ class WindowsFiles(Files):
                  f"install {dst}")
 
     def matching(self, folder: str, pattern: str) -> list[str]:
-        out = self.run(ps.script(f"Get-ChildItem -Path {ps.quote(ntpath.join(folder, pattern))} | "
+        out = self.run(ps.script(f"Get-ChildItem -LiteralPath {ps.quote(folder)} -Filter {ps.quote(pattern)} | "
                                  "Sort-Object FullName | Select-Object -ExpandProperty FullName"), f"list {pattern}")
         return out.splitlines()
 
@@ -228,10 +233,30 @@ class WindowsFiles(Files):
 
     def read_from(self, target: str, offset: int) -> str:
         """Shared read: the service keeps its log open for writing."""
+        if (local := self.host.local_path(target)) is not None:
+            with local.open("rb") as log:
+                log.seek(offset)
+                text = log.read().decode("utf-8", "replace")
+            record.text(f"read {target} from byte {offset} (in WSL2: {local})", text[-20000:])
+            return text
         return self.run(ps.script(f"$s = [IO.File]::Open({ps.quote(target)}, 'Open', 'Read', 'ReadWrite')",
                                   f"[void]$s.Seek({offset}, 'Begin')",
                                   "(New-Object IO.StreamReader($s)).ReadToEnd()",
                                   "$s.Close()"), f"read {target} from byte {offset}")
+
+
+def _listed_locally(base: str, local: Path, paths: list[str]) -> Listing:
+    """What the PowerShell listing answers (Get-ChildItem -Recurse -File, Get-FileHash), read through WSL's mount."""
+    rows: Listing = []
+    for name in paths:
+        top = local.joinpath(*name.replace("\\", "/").split("/"))
+        found = [top] if top.is_file() else sorted((f for f in top.rglob("*") if f.is_file()),
+                                                    key=lambda f: str(f).lower())
+        for file in found:
+            rows.append((file.stat().st_size, hashlib.sha256(file.read_bytes()).hexdigest(), "",
+                         file.relative_to(local).as_posix()))
+    record.data(f"hash the files under {base} (in WSL2: {local})", [list(row) for row in rows])
+    return rows
 
 
 def _row(line: str) -> tuple[int, str, str, str]:

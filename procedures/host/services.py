@@ -106,17 +106,17 @@ class WindowsService(Service):
     """A Windows service (Nebula runs under NSSM as one): Stop/Start-Service, then WaitForStatus."""
 
     def state(self) -> str:
-        out = self.host.run(ps.script(f"(Get-Service -Name {ps.quote(self.spec.name)}).Status.ToString()"),
+        out = self.host.run(ps.script(f"{ps.service(self.spec.name)}.Status.ToString()"),
                             purpose="read the service state", check=False)
         return {"Running": "run", "Stopped": "down"}.get(out.stdout.strip(), out.stdout.strip() or "unknown")
 
     def start(self) -> None:
-        self.host.run(ps.script(f"Start-Service -Name {ps.quote(self.spec.name)}",
+        self.host.run(ps.script(f"Start-Service -InputObject {ps.service(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Running", self.spec.timeout)),
                       purpose="start the service", timeout=self.spec.timeout + 10, change=True)
 
     def stop(self) -> None:
-        self.host.run(ps.script(f"Stop-Service -Name {ps.quote(self.spec.name)}",
+        self.host.run(ps.script(f"Stop-Service -InputObject {ps.service(self.spec.name)}",
                                 ps.wait_service(self.spec.name, "Stopped", self.spec.timeout)),
                       purpose="stop the service", timeout=self.spec.timeout + 10, change=True)
 

@@ -19,6 +19,7 @@ TRANSPORTS: dict[str, str] = {
     "local": "procedures.transports.posix.LocalTransport",
     "ssh": "procedures.transports.posix.SshTransport",
     "winrm": "procedures.transports.winrm.WinRMTransport",
+    "wsl": "procedures.transports.wsl.WslTransport",
     "ansible": "procedures.transports.posix.AnsibleTransport",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ class Transport(ABC):
 
     @abstractmethod
     def run(self, command: str, *, timeout: float) -> CommandResult: ...
+
+    def local_path(self, path: str) -> Path | None:
+        """Where this machine can read ``path`` itself (a WSL drive mount), for reads only; None: it cannot."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most transports hold nothing
         """Release connections; the default transport holds none."""

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import time
-from html import unescape
 from typing import TYPE_CHECKING, Any
 
 from procedures.errors import CommandTimeout, ConfigError, ScriptTooLong, TransportError
 from procedures.host.commands import CommandResult
-from procedures.host.powershell import COMMAND_LINE_LIMIT, LAUNCHER
+from procedures.host.powershell import COMMAND_LINE_LIMIT, LAUNCHER, strip_clixml
 from procedures.record.secrets import Secret, register_basic_auth
 from procedures.transports.base import Transport
 
@@ -34,9 +32,6 @@ if TYPE_CHECKING:
 import requests
 from winrm.exceptions import WinRMError, WinRMOperationTimeoutError
 from winrm.protocol import Protocol
-
-_CLIXML_STRING = re.compile(r'<S S="Error">(.*?)</S>', re.S)
-_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 class WinRMTransport(Transport):
@@ -113,14 +108,6 @@ class WinRMTransport(Transport):
 
     def __repr__(self) -> str:
         return f"WinRMTransport({self.name!r}, {self.endpoint!r}, auth={self.spec.auth})"
-
-
-def strip_clixml(text: str) -> str:
-    """PowerShell serialises stderr as CLIXML over WinRM; keep only the error strings."""
-    if not text.startswith("#< CLIXML"):
-        return text
-    parts = [_CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), unescape(s)) for s in _CLIXML_STRING.findall(text)]
-    return "".join(parts)
 
 
 def _quietly(call: Any, *args: Any) -> None:
