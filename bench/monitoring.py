@@ -36,7 +36,7 @@ def baseline_scripts(lab: Lab) -> dict[str, str]:
                    f"{compose} pull >/dev/null 2>&1 && {compose} down >/dev/null 2>&1 && "
                    f"{compose} up -d >/dev/null 2>&1 && until curl -sf {prom}/-/ready >/dev/null"
                    f" && curl -sf {am}/-/ready >/dev/null; do sleep 0.2; done"),
-        "configuration": (f"cp -r {lab.root}/changes/monitoring-config/prometheus/. {m.compose_dir}/prometheus/ && "
+        "config": (f"cp -r {lab.root}/changes/monitoring-config/prometheus/. {m.compose_dir}/prometheus/ && "
                           f"env {env} podman exec flatnet-prometheus promtool check config "
                           f"/etc/prometheus/prometheus.yml >/dev/null && curl -sf -X POST {prom}/-/reload"),
         "dashboards": (f"curl -sf {auth} {graf}/api/dashboards/uid/flatnet-overview"

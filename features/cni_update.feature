@@ -1,28 +1,30 @@
-# The manual's "CNI Plugin アップデート手順", done right: identity by sha256 and
-# CNI_COMMAND=VERSION, a recorded backup (not a date-derived name), an atomic
-# install, and two proofs: a new container pings the gateway, and a direct
-# CNI ADD/CHECK/DEL cycle succeeds. Paths and the new build come from the
-# inventory and the plan.
+# language: ja
+# 手順書「CNI Plugin アップデート手順」を確実に: sha256 と CNI_COMMAND=VERSION で
+# 識別し、日付から作った名前ではなく記録したバックアップを使い、アトミックに配置し、
+# 二つの方法で確認する (新しいコンテナからゲートウェイへの ping、CNI の
+# ADD/CHECK/DEL)。パスと新しいビルドはインベントリと計画から読む。
 @component:cni
-Feature: CNI plugin update
-  The flatnet CNI plugin (and, if planned, its conflist) is replaced.
-  If any step fails, the rollback below runs at once.
+機能: CNI Plugin アップデート手順
+  flatnet CNI プラグイン (計画にあれば conflist も) を置き換える。
+  どの手順で失敗しても、下のロールバックがすぐに実行される。
 
   @id:cni-update @rollback:cni-rollback
-  Scenario: Update the CNI plugin
-    # 事前準備 (preparation)
-    Given the installed plugin's checksum and CNI versions are recorded
-    And the containers running on the flatnet network are listed
-    And the plugin and its conflist are backed up with checksums
-    # アップデート実行 (update)
-    When the new plugin is installed atomically
-    And the conflist is updated if the plan changes it
-    # 動作確認 (verification)
-    Then the new plugin answers CNI_COMMAND=VERSION
-    And a new container on the network pings the gateway, and a CNI ADD/CHECK/DEL cycle succeeds
-    And the containers that keep the old network setup until they restart are reported
+  シナリオ: CNI Plugin のアップデート実行
+    # 事前準備: 1. 現在のバージョン確認、2. バックアップ、3. 実行中のコンテナを確認
+    前提 導入済みプラグインのチェックサムと CNI バージョンを記録する
+    かつ flatnet ネットワークで実行中のコンテナを確認する
+    かつ プラグインと conflist をチェックサム付きでバックアップする
+    # アップデート実行: 2. 新しいバイナリを配置、3. 設定ファイルの更新 (必要な場合)
+    もし 新しいプラグインをアトミックに配置する
+    かつ 計画で変更する場合は conflist を更新する
+    # 4. 新しいコンテナで動作確認、5. 既存コンテナは再起動まで古い設定で動作
+    ならば 新しいプラグインが CNI_COMMAND=VERSION に応答する
+    かつ ネットワーク上の新しいコンテナからゲートウェイに ping が通り、CNI の ADD/CHECK/DEL が成功する
+    かつ 再起動まで古い設定で動作するコンテナを報告する
 
   @rollback-procedure @id:cni-rollback
-  Scenario: Roll back the CNI plugin
-    When the plugin and conflist are restored from the recorded backup
-    Then they are identical to the backup and the network works again
+  シナリオ: CNI Plugin の問題発生時のロールバック
+    # 1. バックアップから復元、2. 設定も復元 (変更した場合)
+    もし 記録したバックアップからプラグインと conflist を復元する
+    # 3. 動作確認
+    ならば バックアップと一致し、ネットワークが再び動作する

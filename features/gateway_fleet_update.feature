@@ -1,21 +1,22 @@
-# The Gateway update across many gateways (the manual's multi-host phase), as a
-# rolling update. Every host runs the steps of "Update the gateway to the planned
-# release" (gateway_update.feature); a host that fails runs "Roll back the gateway
-# to the previous release" at once. Batches, the failure threshold and whether
-# updated hosts roll back too come from the plan's `rolling`; the hosts from the
-# inventory's `gateway_fleet` (listed, or an Ansible inventory's group).
+# language: ja
+# 複数ゲートウェイへの Gateway アップデート (手順書の複数ホストの段階) を
+# ローリングアップデートとして行う。各ホストは gateway_update.feature の
+# 「アップデート実行」の手順を実行し、失敗したホストはすぐに「問題発生時の
+# ロールバック」を実行する。バッチ、失敗の許容数、更新済みホストもロールバック
+# するかは計画の rolling、ホストはインベントリの gateway_fleet (列挙、または
+# Ansible インベントリのグループ) から読む。
 @component:gateway-fleet
-Feature: Rolling gateway update across the fleet
-  The planned release is rolled out batch by batch, the hosts of a batch in
-  parallel. Too many failures in a batch stop the roll.
+機能: ゲートウェイフリートのローリングアップデート
+  計画のリリースをバッチごとに展開し、バッチ内のホストは並行して更新する。
+  バッチ内の失敗が多すぎればローリングを止める。
 
   @id:gateway-fleet-update @rollback:gateway-fleet-rollback
-  Scenario: Roll the planned release across the gateway fleet
-    Given every gateway of the fleet is serving
-    When the fleet is updated batch by batch, each host by the gateway update procedure
-    Then every gateway of the fleet was updated
+  シナリオ: 計画のリリースをフリート全体に展開する
+    前提 フリートの全ゲートウェイが稼働している
+    もし フリートをバッチごとに、各ホストをゲートウェイのアップデート手順で更新する
+    ならば フリートの全ゲートウェイが更新された
 
   @rollback-procedure @id:gateway-fleet-rollback
-  Scenario: Roll back the gateway fleet as the plan says
-    When the updated gateways are rolled back if the plan says so
-    Then no gateway of the fleet is left half rolled back
+  シナリオ: 計画に従ってフリートをロールバックする
+    もし 計画が求める場合は更新済みのゲートウェイをロールバックする
+    ならば ロールバック途中のまま残ったゲートウェイがない

@@ -1,30 +1,33 @@
-# The manual's "Gateway アップデート手順": preparation, update, verification,
-# and "問題発生時のロールバック". Hosts, paths, ports and the release to
-# install come from the inventory and the plan, never from this file.
+# language: ja
+# 手順書「Gateway アップデート手順」: 事前準備、アップデート実行、動作確認、
+# 問題発生時のロールバック。ホスト・パス・ポート・導入するリリースは
+# インベントリと計画から読み、このファイルには書かない。
 @component:gateway
-Feature: Gateway update
-  The OpenResty gateway is replaced by a new release with the live site
-  configuration. If any step fails, the rollback below runs at once.
+機能: Gateway アップデート手順
+  OpenResty ゲートウェイを、稼働中のサイト設定のまま新しいリリースに置き換える。
+  どの手順で失敗しても、下のロールバックがすぐに実行される。
 
   @id:gateway-update @rollback:gateway-rollback
-  Scenario: Update the gateway to the planned release
-    # 事前準備 (preparation)
-    Given the gateway is serving
-    And the current gateway version is recorded
-    And the gateway configuration is backed up with a manifest
-    # アップデート実行 (update)
-    When the new release is staged with the live site configuration
-    And the staged configuration passes the config test
-    # The manual stops the old gateway, renames the folders and starts the new one.
-    # On POSIX the new release takes over with nginx's binary upgrade instead: the
-    # folders are the same, and no request is refused (inventory: handover).
-    And the new release takes over from the running gateway
-    # 動作確認 (verification)
-    Then the gateway serves the new version
-    And the previous gateway is retired
+  シナリオ: Gateway のアップデート実行
+    # 事前準備: 1. 現在のバージョン確認 (nginx.exe -v)、2. 設定のバックアップ
+    前提 ゲートウェイが稼働している
+    かつ 現在のゲートウェイのバージョンを記録する
+    かつ ゲートウェイの設定をマニフェスト付きでバックアップする
+    # アップデート実行: 1. 展開、2. 設定ファイルをコピー、3. 設定テスト (nginx.exe -t)
+    もし 新しいリリースを稼働中のサイト設定とともに展開する
+    かつ 展開した設定で設定テストが通る
+    # 4. 旧 Gateway 停止、5. ディレクトリ入れ替え、6. 新 Gateway 起動。
+    # POSIX では nginx のバイナリアップグレードで引き継ぎ、要求を一つも落とさない
+    # (インベントリの handover)。フォルダは手順書と同じ。
+    かつ 新しいリリースが稼働中のゲートウェイから引き継ぐ
+    # 7. 動作確認 (curl http://localhost/health)
+    ならば ゲートウェイが新しいバージョンで応答する
+    かつ 旧ゲートウェイを退役させる
 
   @rollback-procedure @id:gateway-rollback
-  Scenario: Roll back the gateway to the previous release
-    When the previous release takes over from the new one
-    Then the gateway serves the version from before the update
-    And the gateway configuration is identical to the backup
+  シナリオ: Gateway の問題発生時のロールバック
+    # 1. 新 Gateway 停止、2. ディレクトリを戻す、3. 旧 Gateway 起動
+    もし 旧リリースが新リリースから引き継ぐ
+    # 4. 動作確認
+    ならば ゲートウェイが更新前のバージョンで応答する
+    かつ ゲートウェイの設定がバックアップと一致する

@@ -1,40 +1,41 @@
-# The manual's 計画メンテナンスワークフロー: 計画 → 告知 → 準備 → 実施 → 確認 → 完了,
-# with its three checklists (features/checklists/) run as gates. The components
-# to change, the window, the people to tell and the decision table all come
-# from the plan. A failure anywhere rolls back every procedure that started,
-# newest first, and the silence, the notices and the work report still happen.
+# language: ja
+# 手順書「計画メンテナンスワークフロー」: 計画 → 告知 → 準備 → 実施 → 確認 → 完了。
+# 三つのチェックリスト (features/checklists/) を関門として実行する。変更する
+# コンポーネント、作業時間帯、連絡先、判断基準はすべて計画から読む。どこかで
+# 失敗すれば開始した全手順を新しい順にロールバックし、サイレンス・通知・作業報告は
+# それでも行う。
 @component:gateway @component:monitoring
-Feature: Planned maintenance
-  One planned maintenance, from the plan to the work report. Each component's
-  own procedure (its feature file) runs inside it, in the plan's order.
+機能: 計画メンテナンスワークフロー
+  計画から作業報告までの、一回の計画メンテナンス。各コンポーネントの手順
+  (それぞれの feature ファイル) を、計画の順にこの中で実行する。
 
   @id:planned-maintenance @rollback:planned-maintenance-rollback
-  Scenario: Run the planned maintenance
-    # 1. 計画 (plan)
-    Given the maintenance plan is complete and its window is open
-    # 2. 告知 (announcement)
-    And the announcement has been sent on every channel
-    # 3. 準備 (preparation)
-    And every planned component is backed up and verified by checksum
-    And the pre-maintenance checklist passes
-    # 4. 実施 (execution)
-    When a silence covers the whole maintenance
-    And the versions before the work are recorded
-    And every planned procedure runs in the plan's order
-    And the during-maintenance checklist passes
-    # 5. 復旧確認 (recovery confirmation)
-    Then the recovery is confirmed: services, health endpoints and the last 50 log lines
-    And the versions after the work are recorded
-    # 6. 完了 (completion)
-    And the maintenance's silence is expired
-    And the completion notice is sent
-    And backups beyond the plan's retention are removed
-    And the work report is written
-    And the post-maintenance checklist passes
+  シナリオ: 計画メンテナンスの実施
+    # 1. メンテナンス計画
+    前提 メンテナンス計画がそろい、作業時間帯に入っている
+    # 2. メンテナンス告知
+    かつ 全チャネルに告知を送信済みである
+    # 3. 事前準備
+    かつ 計画した全コンポーネントのバックアップを取得し、チェックサムで確認する
+    かつ 事前チェックリストを満たす
+    # 4. メンテナンス実施
+    もし メンテナンス全体をサイレンスで覆う
+    かつ 作業前のバージョンを記録する
+    かつ 計画した各手順を計画の順に実施する
+    かつ 実施中チェックリストを満たす
+    # 5. 復旧確認
+    ならば 復旧を確認する: サービス状態、ヘルスチェック、ログの末尾 50 行
+    かつ 作業後のバージョンを記録する
+    # 6. メンテナンス完了
+    かつ このメンテナンスのサイレンスを解除する
+    かつ 完了通知を送信する
+    かつ 計画の保持期間を過ぎたバックアップを削除する
+    かつ 作業報告を作成する
+    かつ 事後チェックリストを満たす
 
   @rollback-procedure @id:planned-maintenance-rollback
-  Scenario: Roll back the planned maintenance
-    When every started procedure is rolled back, newest first
-    Then the post-rollback checks pass: health, logs, silence and the rollback notice
-    And the completion notice is sent
-    And the work report is written
+  シナリオ: 計画メンテナンスのロールバック
+    もし 開始した全手順を新しい順にロールバックする
+    ならば ロールバック後の確認が通る: ヘルス、ログ、サイレンス、ロールバック通知
+    かつ 完了通知を送信する
+    かつ 作業報告を作成する

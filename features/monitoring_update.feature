@@ -1,59 +1,70 @@
-# The manual's "監視スタックアップデート": image update, configuration update
-# (with validation and reload, no restart), Grafana dashboards, and their
-# rollbacks. Every procedure runs inside a maintenance silence that is always
-# expired at the end. Images, config folders and dashboards come from the plan.
+# language: ja
+# 手順書「監視スタックアップデート」: イメージの更新、設定の更新 (検証して
+# 再起動なしでリロード)、Grafana ダッシュボード更新、それぞれのロールバック。
+# どの手順もメンテナンス用サイレンスの中で行い、最後に必ず解除する。
+# イメージ・設定フォルダ・ダッシュボードは計画から読む。
 @component:monitoring
-Feature: Monitoring stack update
-  Prometheus, Alertmanager and Grafana are updated under podman-compose.
-  If any step fails, the linked rollback runs at once.
+機能: 監視スタックアップデート
+  podman-compose 上の Prometheus、Alertmanager、Grafana を更新する。
+  どの手順で失敗しても、対応するロールバックがすぐに実行される。
 
   @id:monitoring-images-update @rollback:monitoring-images-rollback
-  Scenario: Update the monitoring images
-    Given a maintenance silence covers the affected components
-    And every monitoring endpoint is ready
-    And the compose file and the configuration are backed up with the running images
-    When the compose file names the new image tags
-    And the new images are pulled
-    And the stack is restarted
-    Then the stack runs the new images
-    And the maintenance silence is expired
+  シナリオ: イメージの更新
+    前提 影響するコンポーネントがメンテナンス用サイレンスで覆われている
+    かつ 監視の全エンドポイントが準備完了である
+    # 1. 現在のイメージを確認 (podman images)
+    かつ compose ファイルと設定を、稼働中のイメージとともにバックアップする
+    # 2. podman-compose.yml のバージョンを更新、3. 新しいイメージを取得、4. サービスの再起動
+    もし compose ファイルのイメージタグを新しいバージョンに更新する
+    かつ 新しいイメージを取得する
+    かつ サービスを再起動する
+    # 5. 動作確認 (podman ps)
+    ならば スタックが新しいイメージで稼働している
+    かつ メンテナンス用サイレンスを解除する
 
   @id:monitoring-config-update @rollback:monitoring-config-rollback
-  Scenario: Update the monitoring configuration
-    Given a maintenance silence covers the affected components
-    And every monitoring endpoint is ready
-    And the compose file and the configuration are backed up with the running images
-    When the new configuration is copied into place
-    And the configuration passes promtool and amtool inside the containers
-    And Prometheus and Alertmanager reload it
-    Then Prometheus serves the new configuration
-    And the maintenance silence is expired
+  シナリオ: 設定の更新
+    前提 影響するコンポーネントがメンテナンス用サイレンスで覆われている
+    かつ 監視の全エンドポイントが準備完了である
+    # 1. 設定ファイルのバックアップ
+    かつ compose ファイルと設定を、稼働中のイメージとともにバックアップする
+    # 2. 設定を更新、3. 設定の検証 (promtool / amtool)、4. 設定のリロード (再起動なし)
+    もし 新しい設定を配置する
+    かつ コンテナ内の promtool と amtool で設定を検証する
+    かつ Prometheus と Alertmanager が設定をリロードする
+    # 5. 確認
+    ならば Prometheus が新しい設定で動作している
+    かつ メンテナンス用サイレンスを解除する
 
   @id:grafana-dashboards-update @rollback:grafana-dashboards-rollback
-  Scenario: Update the Grafana dashboards
-    Given a maintenance silence covers the affected components
-    And every monitoring endpoint is ready
-    And every Grafana dashboard is exported with a manifest
-    When the new dashboards are imported
-    Then Grafana serves the new dashboard versions
-    And the maintenance silence is expired
+  シナリオ: Grafana ダッシュボード更新
+    前提 影響するコンポーネントがメンテナンス用サイレンスで覆われている
+    かつ 監視の全エンドポイントが準備完了である
+    # 1. 現在のダッシュボードをバックアップ
+    かつ Grafana の全ダッシュボードをマニフェスト付きでエクスポートする
+    # 2. 新しいダッシュボードをインポート (POST /api/dashboards/db)
+    もし 新しいダッシュボードをインポートする
+    ならば Grafana が新しいダッシュボードのバージョンを返す
+    かつ メンテナンス用サイレンスを解除する
 
   @rollback-procedure @id:monitoring-images-rollback
-  Scenario: Roll back the monitoring images
-    When the backed-up compose file and configuration are restored
-    And the stack runs the previous images again
-    Then the stack is exactly as before the update
-    And the maintenance silence is expired
+  シナリオ: 問題発生時のロールバック (イメージ)
+    # 1. 設定を復元、2. イメージを古いバージョンに戻す、3. サービス再起動
+    もし バックアップした compose ファイルと設定を復元する
+    かつ スタックを以前のイメージで再び稼働させる
+    ならば スタックが更新前とまったく同じである
+    かつ メンテナンス用サイレンスを解除する
 
   @rollback-procedure @id:monitoring-config-rollback
-  Scenario: Roll back the monitoring configuration
-    When the backed-up compose file and configuration are restored
-    And the restored configuration is validated and reloaded
-    Then the stack is exactly as before the update
-    And the maintenance silence is expired
+  シナリオ: 問題発生時のロールバック (設定)
+    # 1. 設定を復元、リロード
+    もし バックアップした compose ファイルと設定を復元する
+    かつ 復元した設定を検証してリロードする
+    ならば スタックが更新前とまったく同じである
+    かつ メンテナンス用サイレンスを解除する
 
   @rollback-procedure @id:grafana-dashboards-rollback
-  Scenario: Roll back the Grafana dashboards
-    When the exported dashboards are imported again
-    Then Grafana serves the exported dashboards
-    And the maintenance silence is expired
+  シナリオ: 問題発生時のロールバック (Grafana ダッシュボード)
+    もし エクスポートしたダッシュボードを再インポートする
+    ならば Grafana がエクスポート時のダッシュボードを返す
+    かつ メンテナンス用サイレンスを解除する

@@ -11,81 +11,81 @@ from procedures.runbooks import checklists
 from procedures.runbooks.workflow import Workflow
 
 
-@then("the maintenance window is set, not over, and long enough for the plan")
+@then("作業時間帯が設定され、終わっておらず、計画に十分な長さがある")
 def window(workflow: Workflow) -> None:
     checklists.window_is_ahead(workflow)
 
 
-@then("the affected services and users are identified")
+@then("影響を受けるサービスと利用者が特定されている")
 def impact(workflow: Workflow) -> None:
     checklists.impact_is_identified(workflow)
 
 
-@then("the announcement was delivered on every channel")
+@then("告知が全チャネルに届いている")
 def announced(workflow: Workflow) -> None:
     checklists.notice_delivered(workflow, "announcement")
 
 
-@then("a fresh backup of every planned component matches its manifest")
+@then("計画した全コンポーネントの最新バックアップがマニフェストと一致する")
 def backed_up(workflow: Workflow) -> None:
     checklists.backups_verified(workflow)
 
 
-@then("every planned procedure has a rollback scenario")
+@then("計画した全手順にロールバック手順がある")
 def rollbacks(workflow: Workflow, scenarios: Scenarios) -> None:
     checklists.rollbacks_present(workflow, scenarios.rollbacks_of)
 
 
-@then("every file the plan installs is staged and checksummed")
+@then("計画で導入する全ファイルが配置済みでチェックサムがある")
 def staged(workflow: Workflow) -> None:
     checklists.releases_staged(workflow)
 
 
-@then("the staging verification is done or marked not applicable")
+@then("ステージング環境での検証が済んでいるか、対象外と記されている")
 def staging(workflow: Workflow) -> None:
     checklists.staging_verification(workflow)
 
 
-@then("the maintenance's alerts are silenced")
+@then("このメンテナンスのアラートがサイレンスされている")
 def silenced(maintenance: Maintenance) -> None:
     checklists.silence_active(maintenance)
 
 
-@then("the work log is being recorded")
+@then("作業ログが記録されている")
 def recorded(request: pytest.FixtureRequest) -> None:
     checklists.work_log_recorded(request.config.option.allure_report_dir)
 
 
-@then("every procedure that ran was verified")
+@then("実施した全手順が動作確認済みである")
 def verified(maintenance: Maintenance) -> None:
     checklists.each_step_verified(maintenance)
 
 
-@then("every service is healthy")
+@then("全サービスが正常である")
 def healthy(maintenance: Maintenance) -> None:
     checklists.services_healthy(maintenance)
 
 
-@then("no new error lines appeared in the logs since the maintenance began")
+@then("メンテナンス開始以降、ログに新しいエラー行がない")
 def logs_clean(workflow: Workflow) -> None:
     checklists.logs_clean(workflow)
 
 
-@then("no silence of this maintenance is still active")
+@then("このメンテナンスのサイレンスが残っていない")
 def silence_gone(maintenance: Maintenance) -> None:
     checklists.silence_expired(maintenance)
 
 
-@then("the completion notice was delivered on every channel")
+@then("完了通知が全チャネルに届いている")
 def completed(workflow: Workflow) -> None:
     checklists.notice_delivered(workflow, "completion")
 
 
-@then("the work report is written for this maintenance")
+@then("このメンテナンスの作業報告が作成されている")
 def work_report(maintenance: Maintenance) -> None:
     checklists.work_report_written(maintenance)
 
 
-@then("old backups are pruned to the plan's retention")
+@then("古いバックアップが計画の保持期間まで整理されている")
 def pruned(workflow: Workflow) -> None:
     checklists.backups_pruned(workflow)

@@ -15,51 +15,51 @@ def cni_update(maintenance: Maintenance) -> CniUpdate:
     return CniUpdate(maintenance.cni(), maintenance.plan.changes.cni)
 
 
-@given("the installed plugin's checksum and CNI versions are recorded")
+@given("導入済みプラグインのチェックサムと CNI バージョンを記録する")
 def identity(cni_update: CniUpdate) -> None:
     cni_update.record_identity()
 
 
-@given("the containers running on the flatnet network are listed")
+@given("flatnet ネットワークで実行中のコンテナを確認する")
 def running(cni_update: CniUpdate) -> None:
     cni_update.list_running_containers()
 
 
-@given("the plugin and its conflist are backed up with checksums")
+@given("プラグインと conflist をチェックサム付きでバックアップする")
 def backup(cni_update: CniUpdate) -> None:
     cni_update.take_backup()
 
 
-@when("the new plugin is installed atomically")
+@when("新しいプラグインをアトミックに配置する")
 def install(cni_update: CniUpdate) -> None:
     cni_update.install()
 
 
-@when("the conflist is updated if the plan changes it")
+@when("計画で変更する場合は conflist を更新する")
 def conflist(cni_update: CniUpdate) -> None:
     cni_update.update_conflist()
 
 
-@then("the new plugin answers CNI_COMMAND=VERSION")
+@then("新しいプラグインが CNI_COMMAND=VERSION に応答する")
 def answers(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
-    decisions.verify("the new plugin answers CNI_COMMAND=VERSION", cni_update.verify_new_plugin)
+    decisions.verify("新しいプラグインが CNI_COMMAND=VERSION に応答する", cni_update.verify_new_plugin)
 
 
-@then("a new container on the network pings the gateway, and a CNI ADD/CHECK/DEL cycle succeeds")
+@then("ネットワーク上の新しいコンテナからゲートウェイに ping が通り、CNI の ADD/CHECK/DEL が成功する")
 def network(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
     decisions.verify("a new container pings the gateway; ADD/CHECK/DEL succeeds", cni_update.verify_network)
 
 
-@then("the containers that keep the old network setup until they restart are reported")
+@then("再起動まで古い設定で動作するコンテナを報告する")
 def report(cni_update: CniUpdate) -> None:
     cni_update.report_running_containers()
 
 
-@when("the plugin and conflist are restored from the recorded backup")
+@when("記録したバックアップからプラグインと conflist を復元する")
 def restore(cni_update: CniUpdate) -> None:
     cni_update.restore()
 
 
-@then("they are identical to the backup and the network works again")
+@then("バックアップと一致し、ネットワークが再び動作する")
 def restored(cni_update: CniUpdate) -> None:
     cni_update.verify_restored()

@@ -18,27 +18,27 @@ def fleet_update(maintenance: Maintenance) -> FleetUpdate:
                        maintenance.decisions)
 
 
-@given("every gateway of the fleet is serving")
+@given("フリートの全ゲートウェイが稼働している")
 def fleet_serving(fleet_update: FleetUpdate) -> None:
     fleet_update.check_serving()
 
 
-@when("the fleet is updated batch by batch, each host by the gateway update procedure")
+@when("フリートをバッチごとに、各ホストをゲートウェイのアップデート手順で更新する")
 def roll(fleet_update: FleetUpdate, scenarios: Scenarios) -> None:
     fleet_update.roll(host_steps(scenarios.step_functions(HOST_PROCEDURE)),
                       host_steps(scenarios.step_functions(HOST_ROLLBACK)))
 
 
-@then("every gateway of the fleet was updated")
+@then("フリートの全ゲートウェイが更新された")
 def all_updated(fleet_update: FleetUpdate) -> None:
     fleet_update.verify_all_updated()
 
 
-@when("the updated gateways are rolled back if the plan says so")
+@when("計画が求める場合は更新済みのゲートウェイをロールバックする")
 def roll_back(fleet_update: FleetUpdate, scenarios: Scenarios) -> None:
     fleet_update.roll_back(host_steps(scenarios.step_functions(HOST_ROLLBACK)))
 
 
-@then("no gateway of the fleet is left half rolled back")
+@then("ロールバック途中のまま残ったゲートウェイがない")
 def none_half_rolled_back(fleet_update: FleetUpdate) -> None:
     fleet_update.verify_rolled_back()

@@ -21,56 +21,56 @@ def gateway_update(maintenance: Maintenance, decisions: DecisionEngine,
     record_environment("gateway.version.target", update.target_version or "not staged")
 
 
-@given("the gateway is serving")
+@given("ゲートウェイが稼働している")
 def gateway_serving(gateway_update: GatewayUpdate) -> None:
     gateway_update.check_serving()
 
 
-@given("the current gateway version is recorded")
+@given("現在のゲートウェイのバージョンを記録する")
 def current_version(gateway_update: GatewayUpdate) -> None:
     gateway_update.record_version()
 
 
-@given("the gateway configuration is backed up with a manifest")
+@given("ゲートウェイの設定をマニフェスト付きでバックアップする")
 def backup(gateway_update: GatewayUpdate) -> None:
     gateway_update.take_backup()
 
 
-@when("the new release is staged with the live site configuration")
+@when("新しいリリースを稼働中のサイト設定とともに展開する")
 def stage(gateway_update: GatewayUpdate) -> None:
     gateway_update.stage()
 
 
-@when("the staged configuration passes the config test")
+@when("展開した設定で設定テストが通る")
 def config_test(gateway_update: GatewayUpdate) -> None:
     gateway_update.test_staged_config()
 
 
-@when("the new release takes over from the running gateway")
+@when("新しいリリースが稼働中のゲートウェイから引き継ぐ")
 def take_over(gateway_update: GatewayUpdate) -> None:
     gateway_update.take_over()
 
 
-@then("the gateway serves the new version")
+@then("ゲートウェイが新しいバージョンで応答する")
 def serves_new(gateway_update: GatewayUpdate) -> None:
     gateway_update.verify_new_version()
 
 
-@then("the previous gateway is retired")
+@then("旧ゲートウェイを退役させる")
 def retire_previous(gateway_update: GatewayUpdate) -> None:
     gateway_update.retire_previous()
 
 
-@when("the previous release takes over from the new one")
+@when("旧リリースが新リリースから引き継ぐ")
 def take_back(gateway_update: GatewayUpdate) -> None:
     gateway_update.take_back()
 
 
-@then("the gateway serves the version from before the update")
+@then("ゲートウェイが更新前のバージョンで応答する")
 def serves_previous(gateway_update: GatewayUpdate) -> None:
     gateway_update.verify_previous_version()
 
 
-@then("the gateway configuration is identical to the backup")
+@then("ゲートウェイの設定がバックアップと一致する")
 def config_identical(gateway_update: GatewayUpdate) -> None:
     gateway_update.verify_config_matches_backup()

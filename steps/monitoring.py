@@ -21,106 +21,106 @@ def monitoring(maintenance: Maintenance, maintenance_silence: MaintenanceSilence
     work.close_silence()  # the silence never outlives the test, whatever happened
 
 
-@given("a maintenance silence covers the affected components")
+@given("影響するコンポーネントがメンテナンス用サイレンスで覆われている")
 def silence(monitoring: MonitoringMaintenance, request: pytest.FixtureRequest) -> None:
     monitoring.open_silence(request.node.name)
 
 
-@given("every monitoring endpoint is ready")
+@given("監視の全エンドポイントが準備完了である")
 def ready(monitoring: MonitoringMaintenance) -> None:
     monitoring.check_ready()
 
 
-@given("the compose file and the configuration are backed up with the running images")
+@given("compose ファイルと設定を、稼働中のイメージとともにバックアップする")
 def backup(monitoring: MonitoringMaintenance) -> None:
     monitoring.take_backup()
 
 
-@when("the compose file names the new image tags")
+@when("compose ファイルのイメージタグを新しいバージョンに更新する")
 def new_tags(monitoring: MonitoringMaintenance) -> None:
     monitoring.set_new_image_tags()
 
 
-@when("the new images are pulled")
+@when("新しいイメージを取得する")
 def pull(monitoring: MonitoringMaintenance) -> None:
     monitoring.pull()
 
 
-@when("the stack is restarted")
+@when("サービスを再起動する")
 def restart(monitoring: MonitoringMaintenance) -> None:
     monitoring.restart()
 
 
-@then("the stack runs the new images")
+@then("スタックが新しいイメージで稼働している")
 def new_images(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
-    decisions.verify("the stack runs the new images", monitoring.verify_new_images)
+    decisions.verify("スタックが新しいイメージで稼働している", monitoring.verify_new_images)
 
 
-@when("the new configuration is copied into place")
+@when("新しい設定を配置する")
 def apply_config(monitoring: MonitoringMaintenance) -> None:
     monitoring.apply_new_config()
 
 
-@when("the configuration passes promtool and amtool inside the containers")
+@when("コンテナ内の promtool と amtool で設定を検証する")
 def validate(monitoring: MonitoringMaintenance) -> None:
     monitoring.validate_config()
 
 
-@when("Prometheus and Alertmanager reload it")
+@when("Prometheus と Alertmanager が設定をリロードする")
 def reload(monitoring: MonitoringMaintenance) -> None:
     monitoring.reload()
 
 
-@then("Prometheus serves the new configuration")
+@then("Prometheus が新しい設定で動作している")
 def served(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
-    decisions.verify("Prometheus serves the new configuration", monitoring.verify_config_served)
+    decisions.verify("Prometheus が新しい設定で動作している", monitoring.verify_config_served)
 
 
-@given("every Grafana dashboard is exported with a manifest")
+@given("Grafana の全ダッシュボードをマニフェスト付きでエクスポートする")
 def export(monitoring: MonitoringMaintenance) -> None:
     monitoring.export_dashboards()
 
 
-@when("the new dashboards are imported")
+@when("新しいダッシュボードをインポートする")
 def import_new(monitoring: MonitoringMaintenance) -> None:
     monitoring.import_dashboards()
 
 
-@then("Grafana serves the new dashboard versions")
+@then("Grafana が新しいダッシュボードのバージョンを返す")
 def dashboards_new(monitoring: MonitoringMaintenance, decisions: DecisionEngine) -> None:
-    decisions.verify("Grafana serves the new dashboard versions", monitoring.verify_dashboards)
+    decisions.verify("Grafana が新しいダッシュボードのバージョンを返す", monitoring.verify_dashboards)
 
 
-@then("the maintenance silence is expired")
+@then("メンテナンス用サイレンスを解除する")
 def silence_expired(monitoring: MonitoringMaintenance) -> None:
     monitoring.close_silence()
 
 
-@when("the backed-up compose file and configuration are restored")
+@when("バックアップした compose ファイルと設定を復元する")
 def restore(monitoring: MonitoringMaintenance) -> None:
     monitoring.restore_files()
 
 
-@when("the stack runs the previous images again")
+@when("スタックを以前のイメージで再び稼働させる")
 def previous_images(monitoring: MonitoringMaintenance) -> None:
     monitoring.restart_previous_images()
 
 
-@when("the restored configuration is validated and reloaded")
+@when("復元した設定を検証してリロードする")
 def reload_restored(monitoring: MonitoringMaintenance) -> None:
     monitoring.reload_restored_config()
 
 
-@then("the stack is exactly as before the update")
+@then("スタックが更新前とまったく同じである")
 def as_before(monitoring: MonitoringMaintenance) -> None:
     monitoring.verify_as_before()
 
 
-@when("the exported dashboards are imported again")
+@when("エクスポートしたダッシュボードを再インポートする")
 def reimport(monitoring: MonitoringMaintenance) -> None:
     monitoring.reimport_dashboards()
 
 
-@then("Grafana serves the exported dashboards")
+@then("Grafana がエクスポート時のダッシュボードを返す")
 def dashboards_exported(monitoring: MonitoringMaintenance) -> None:
     monitoring.verify_dashboards_as_exported()

@@ -15,77 +15,77 @@ def nebula_update(maintenance: Maintenance, decisions: DecisionEngine) -> Nebula
     return NebulaUpdate(maintenance.nebula(), maintenance.plan.changes.nebula, decisions)
 
 
-@given("the Nebula service runs and the overlay works")
+@given("Nebula サービスが稼働し、オーバーレイが通信できる")
 def overlay_works(nebula_update: NebulaUpdate) -> None:
     nebula_update.check_overlay()
 
 
-@given("the host certificate is valid for long enough")
-@then("the host certificate is valid for long enough")
+@given("ホスト証明書の有効期限に十分な余裕がある")
+@then("ホスト証明書の有効期限に十分な余裕がある")
 def certificate(nebula_update: NebulaUpdate) -> None:
     nebula_update.check_certificate()
 
 
-@given("the current Nebula version is recorded")
+@given("現在の Nebula のバージョンを記録する")
 def version(nebula_update: NebulaUpdate) -> None:
     nebula_update.record_version()
 
 
-@given("the binaries, config and certificates are backed up with checksums")
+@given("バイナリ・設定・証明書をチェックサム付きでバックアップする")
 def backup(nebula_update: NebulaUpdate) -> None:
     nebula_update.take_backup()
 
 
-@when("the new release passes the config test")
+@when("新しいリリースで設定テストが通る")
 def config_test(nebula_update: NebulaUpdate) -> None:
     nebula_update.test_new_release()
 
 
-@when("the Nebula service is stopped")
+@when("Nebula サービスを停止する")
 def stop(nebula_update: NebulaUpdate) -> None:
     nebula_update.stop()
 
 
-@when("both binaries are replaced atomically")
+@when("2 つのバイナリをアトミックに置き換える")
 def replace(nebula_update: NebulaUpdate) -> None:
     nebula_update.replace_binaries()
 
 
-@when("the Nebula service is started")
+@when("Nebula サービスを開始する")
 def start(nebula_update: NebulaUpdate) -> None:
     nebula_update.start()
 
 
-@then("the lighthouse answers ping and TCP through the overlay after a completed handshake")
+@then("ハンドシェイク完了後、オーバーレイ経由で Lighthouse が ping と TCP に応答する")
 def overlay(nebula_update: NebulaUpdate) -> None:
     nebula_update.verify_overlay()
 
 
-@then("the Nebula log has no new error lines since the start")
+@then("起動以降の Nebula ログに新しいエラー行がない")
 def log_clean(nebula_update: NebulaUpdate) -> None:
     nebula_update.verify_log()
 
 
-@then("Nebula reports the new version")
+@then("Nebula が新しいバージョンを報告する")
 def new_version(nebula_update: NebulaUpdate) -> None:
     nebula_update.verify_new_version()
 
 
-@when("the Nebula service is stopped for the rollback")
+@when("ロールバックのため Nebula サービスを停止する")
 def stop_rollback(nebula_update: NebulaUpdate) -> None:
     nebula_update.stop_for_rollback()
 
 
-@when("the binaries, config and certificates are restored from the recorded backup")
+@when("記録したバックアップからバイナリ・設定・証明書を復元する")
 def restore(nebula_update: NebulaUpdate) -> None:
     nebula_update.restore()
 
 
-@when("the Nebula service is started again")
+@when("Nebula サービスを再び開始する")
 def start_again(nebula_update: NebulaUpdate) -> None:
     nebula_update.start_after_rollback()
 
 
-@then("the overlay works again")
+@then("オーバーレイが再び通信できる")
 def overlay_again(nebula_update: NebulaUpdate) -> None:
     nebula_update.verify_after_rollback()

@@ -23,87 +23,87 @@ def workflow(maintenance: Maintenance, decisions: DecisionEngine, maintenance_si
     work.finish(rollback.failure_of(request), rollback.rollback_error_of(request), rollback.incident_of(request))
 
 
-@given("the maintenance plan is complete and its window is open")
+@given("メンテナンス計画がそろい、作業時間帯に入っている")
 def plan_ready(workflow: Workflow) -> None:
     workflow.check_plan()
 
 
-@given("the announcement has been sent on every channel")
+@given("全チャネルに告知を送信済みである")
 def announce(workflow: Workflow) -> None:
     workflow.announce()
 
 
-@given("every planned component is backed up and verified by checksum")
+@given("計画した全コンポーネントのバックアップを取得し、チェックサムで確認する")
 def back_up(workflow: Workflow) -> None:
     workflow.back_up()
 
 
-@given("the pre-maintenance checklist passes")
+@given("事前チェックリストを満たす")
 def pre_checklist(scenarios: Scenarios) -> None:
     scenarios.run("pre-maintenance-checklist", "CHECKLIST 事前チェックリスト (before)")
 
 
-@when("a silence covers the whole maintenance")
+@when("メンテナンス全体をサイレンスで覆う")
 def silence(workflow: Workflow) -> None:
     workflow.open_silence()
 
 
-@when("the versions before the work are recorded")
+@when("作業前のバージョンを記録する")
 def versions_before(workflow: Workflow) -> None:
     workflow.record_versions("before")
 
 
-@when("every planned procedure runs in the plan's order")
+@when("計画した各手順を計画の順に実施する")
 def procedures(workflow: Workflow, scenarios: Scenarios) -> None:
     workflow.run_procedures(scenarios.run)
 
 
-@when("the during-maintenance checklist passes")
+@when("実施中チェックリストを満たす")
 def during_checklist(scenarios: Scenarios) -> None:
     scenarios.run("during-maintenance-checklist", "CHECKLIST 実施中チェックリスト (during)")
 
 
-@then("the recovery is confirmed: services, health endpoints and the last 50 log lines")
+@then("復旧を確認する: サービス状態、ヘルスチェック、ログの末尾 50 行")
 def recovery(workflow: Workflow) -> None:
     workflow.confirm_recovery()
 
 
-@then("the versions after the work are recorded")
+@then("作業後のバージョンを記録する")
 def versions_after(workflow: Workflow) -> None:
     workflow.record_versions("after")
 
 
-@then("the maintenance's silence is expired")
+@then("このメンテナンスのサイレンスを解除する")
 def expire(workflow: Workflow) -> None:
     workflow.expire_silence()
 
 
-@then("the completion notice is sent")
+@then("完了通知を送信する")
 def completion(workflow: Workflow) -> None:
     workflow.complete()
 
 
-@then("backups beyond the plan's retention are removed")
+@then("計画の保持期間を過ぎたバックアップを削除する")
 def prune(workflow: Workflow) -> None:
     workflow.prune_backups()
 
 
-@then("the work report is written")
+@then("作業報告を作成する")
 def report(workflow: Workflow) -> None:
     workflow.write_report()
 
 
-@then("the post-maintenance checklist passes")
+@then("事後チェックリストを満たす")
 def post_checklist(scenarios: Scenarios) -> None:
     scenarios.run("post-maintenance-checklist", "CHECKLIST 事後チェックリスト (after)")
 
 
-@when("every started procedure is rolled back, newest first")
+@when("開始した全手順を新しい順にロールバックする")
 def roll_back(workflow: Workflow, scenarios: Scenarios, request: pytest.FixtureRequest) -> None:
     workflow.failure = rollback.failure_of(request)
     workflow.roll_back(scenarios.run, scenarios.rollbacks_of, scenarios.unfinished())
 
 
-@then("the post-rollback checks pass: health, logs, silence and the rollback notice")
+@then("ロールバック後の確認が通る: ヘルス、ログ、サイレンス、ロールバック通知")
 def post_rollback(workflow: Workflow) -> None:
     workflow.post_rollback_checks()

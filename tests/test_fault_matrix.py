@@ -297,7 +297,7 @@ def sigterm(lab: Lab, tmp_path: Path) -> Observed:
     run = start_features(lab, tmp_path, "--lab-fault", "unhealthy")
     journal = lab.root / "maintenance/journal.jsonl"
     wait_for(lambda: journal.exists() and f'"pid": {run.pid}' in journal.read_text()
-             and "Then the gateway serves the new version" in journal.read_text())
+             and "ならば ゲートウェイが新しいバージョンで応答する" in journal.read_text())
     run.send_signal(signal.SIGTERM)
     out, _ = run.communicate(timeout=120)
     assert run.returncode == 2 and "SIGTERM received" in out, out
@@ -310,7 +310,7 @@ def killed_mid_swap(lab: Lab, tmp_path: Path) -> Observed:
     """kill -9 between the two renames of the swap: the live folder is gone, the old one is aside."""
     before, original = live_hashes(lab), master(lab)
     paused = lab.root / "maintenance/journal.paused"
-    pause = "after:the staged configuration passes the config test"
+    pause = "after:展開した設定で設定テストが通る"
     run = start_features(lab, tmp_path, env={"FLATNET_PAUSE_AT": pause})
     wait_for(paused.exists)
     (lab.flatnet / "openresty").rename(lab.flatnet / "openresty-old")  # the first rename, as the swap does
@@ -327,7 +327,7 @@ def killed_mid_swap(lab: Lab, tmp_path: Path) -> Observed:
 
 def corrupt_backup(lab: Lab, tmp_path: Path) -> Observed:
     """The configuration rollback restores from a backup whose file was altered afterwards."""
-    assert run_features(lab, tmp_path, MONITORING, "-k", "configuration").rc == 0
+    assert run_features(lab, tmp_path, MONITORING, "-k", "config").rc == 0
     after_update = tree_hashes(lab)
     backup = sorted((lab.flatnet / "backups").glob("monitoring-*"))[-1] / "prometheus/prometheus.yml"
     original = backup.read_bytes()
@@ -393,9 +393,9 @@ def port_taken_binary_upgrade(lab: Lab, tmp_path: Path) -> Observed:
 
 
 # -- a master killed at each step of the update and of its rollback (paused there, kill -9, go on) --------------
-TAKE_OVER = "the new release takes over from the running gateway"
-VERIFY = "the gateway serves the new version"
-TAKE_BACK = "the previous release takes over from the new one"
+TAKE_OVER = "新しいリリースが稼働中のゲートウェイから引き継ぐ"
+VERIFY = "ゲートウェイが新しいバージョンで応答する"
+TAKE_BACK = "旧リリースが新リリースから引き継ぐ"
 
 
 def kill_at(pause: str, victims: list[str], *, updated: bool = False, unhealthy: bool = False,
@@ -422,7 +422,7 @@ def kill_at(pause: str, victims: list[str], *, updated: bool = False, unhealthy:
 def monitoring_container_killed(lab: Lab, tmp_path: Path) -> Observed:
     """Prometheus is killed right after the restart, while the new images are being verified."""
     before, images = tree_hashes(lab), running_images(lab)
-    run = paused_run(lab, tmp_path, "after:the stack is restarted",
+    run = paused_run(lab, tmp_path, "after:サービスを再起動する",
                      lambda: stack(lab).podman.run("podman", "kill", "flatnet-prometheus"), MONITORING, "-k", "images")
     observed = monitoring_as_before(lab, before, images, run)
     observed.health += " (prometheus running again)"
@@ -445,7 +445,7 @@ def nebula_process_killed(lab: Lab, tmp_path: Path) -> Observed:
         killed.append(service_pid(lab))
         os.kill(killed[0], signal.SIGKILL)
 
-    run = paused_run(lab, tmp_path, "after:the Nebula service is started", kill, NEBULA, "-k", "update",
+    run = paused_run(lab, tmp_path, "after:Nebula サービスを開始する", kill, NEBULA, "-k", "update",
                      "--lab-fault", "none")
     rc = exit_code(run, 0)  # runit restarts it: the new release then serves, and is verified
     now, binary = service_pid(lab), overlay(lab).bin_dir / "nebula"
@@ -519,7 +519,7 @@ ROWS = {
     "monitoring-missing-tag": Row("monitoring images", "registry lacks the planned tag", "unchanged", "gm",
                                   monitoring_fault("missing-image-tag", "images")),
     "monitoring-bad-config": Row("monitoring config", "config fails promtool", "rolled back", "gm",
-                                 monitoring_fault("bad-prometheus-config", "configuration")),
+                                 monitoring_fault("bad-prometheus-config", "config")),
     "monitoring-alertmanager-down": Row("monitoring images", "Alertmanager down (no silence possible)",
                                         "unchanged", "gm", monitoring_fault("alertmanager-down", "images")),
     "monitoring-container-killed": Row("monitoring images", "Prometheus killed while the new images are verified",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -13,7 +14,7 @@ import pytest
 from procedures.drivers.prober import Prober
 from procedures.lab import Lab, gateway
 from procedures.lab.processes import owned_pids
-from tests.conftest import with_gateway_settings
+from tests.conftest import paused_run, with_gateway_settings
 from tests.gateway_observed import live_hashes, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -123,7 +124,7 @@ def test_emergency_rollback_by_name(lab: Lab, features) -> None:
     run = features(FEATURE, "--run-rollback", "gateway-rollback")
     assert run.rc == 0, run.output
     assert served_version(lab) == gateway.CURRENT_VERSION
-    assert "Roll back the gateway" in run.result_files()[0]["name"]
+    assert "Gateway の問題発生時のロールバック" in run.result_files()[0]["name"]
 
 
 def test_lab_teardown_leaves_nothing(tmp_path: Path) -> None:
@@ -135,3 +136,29 @@ def test_lab_teardown_leaves_nothing(tmp_path: Path) -> None:
     for port in ports:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_a_c_configuration_outside_the_release_is_put_back_by_the_rollback(lab: Lab, tmp_path: Path) -> None:
+    """As Flatnet runs it (nginx -c F:\\flatnet\\config\\nginx.conf): the swap never touches that folder, so the
+    backup keeps it and the rollback restores it, byte for byte, even when it changed during the update."""
+    config = lab.flatnet / "config"
+    (config / "conf.d").mkdir(parents=True)
+    for name in ("nginx.conf", "mime.types"):
+        (config / name).write_bytes((lab.flatnet / "openresty/conf" / name).read_bytes())
+    (config / "conf.d/site.conf").write_text("# the site's own includes\n")
+    before = {p.relative_to(config): p.read_bytes() for p in config.rglob("*") if p.is_file()}
+    lab.use_fault("unhealthy")  # the lab's plan, which the changed inventory's run uses, installs a sick release
+    args = with_gateway_settings(lab, tmp_path, handover="stop-start", nginx_args=["-c", str(config / "nginx.conf")],
+                                 config_companions=["conf.d", "mime.types"])
+
+    def changed_meanwhile() -> None:
+        (config / "nginx.conf").write_text((config / "nginx.conf").read_text() + "# edited during the window\n")
+        (config / "conf.d/extra.conf").write_text("# added during the window\n")
+
+    run = paused_run(lab, tmp_path, "before:新しいリリースが稼働中のゲートウェイから引き継ぐ", changed_meanwhile,
+                     FEATURE, *args)
+    assert run.rc == 1, run.output
+    assert {p.relative_to(config): p.read_bytes() for p in config.rglob("*") if p.is_file()} == before
+    assert served_version(lab) == gateway.CURRENT_VERSION
+    [kept] = (lab.flatnet / "backups").glob("gateway_config-*/manifest.json")
+    assert sorted(json.loads(kept.read_text())["files"]) == ["conf.d/site.conf", "mime.types", "nginx.conf"]

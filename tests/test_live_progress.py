@@ -45,22 +45,22 @@ def test_steps_and_waits_are_printed_as_they_happen_in_order(lab: Lab, tmp_path:
     assert rc == 1
     text = [line for _, line in lines]
     assert not any("\x1b" in line or "\r" in line for line in text), "control characters in a CI log"
-    wanted = [rf"^{CLOCK} ▶ Scenario: Update the gateway to the planned release$",
-              rf"^{CLOCK} → Given the gateway is serving$",
-              rf"^{CLOCK} ✓ Given the gateway is serving \(\d+\.\d\d s\)$",
-              rf"^{CLOCK} → And the new release takes over from the running gateway$",
-              rf"^{CLOCK} → Then the gateway serves the new version$",
+    wanted = [rf"^{CLOCK} ▶ シナリオ: Gateway のアップデート実行$",
+              rf"^{CLOCK} → 前提 ゲートウェイが稼働している$",
+              rf"^{CLOCK} ✓ 前提 ゲートウェイが稼働している \(\d+\.\d\d s\)$",
+              rf"^{CLOCK} → かつ 新しいリリースが稼働中のゲートウェイから引き継ぐ$",
+              rf"^{CLOCK} → ならば ゲートウェイが新しいバージョンで応答する$",
               rf"^{CLOCK}   … waiting for the gateway to serve 1\.27\.1\.2 until {CLOCK} \(5 right answers in a row",
               rf"^{CLOCK}   re-verify \(partly_broken\) attempt 2, every 0\.5 s, "
               rf"rollback at {CLOCK} \(0\.05 min window\)",
-              rf"^{CLOCK} ✗ Then the gateway serves the new version \(\d+\.\d\d s\): VerificationFailed",
-              rf"^{CLOCK}   ROLLBACK: Roll back the gateway to the previous release",
-              rf"^{CLOCK}     → When the previous release takes over from the new one$",
-              rf"^{CLOCK}     ✓ And the gateway configuration is identical to the backup",
-              rf"^{CLOCK} ■ Update the gateway to the planned release: rolled back$"]
+              rf"^{CLOCK} ✗ ならば ゲートウェイが新しいバージョンで応答する \(\d+\.\d\d s\): VerificationFailed",
+              rf"^{CLOCK}   ROLLBACK: Gateway の問題発生時のロールバック",
+              rf"^{CLOCK}     → もし 旧リリースが新リリースから引き継ぐ$",
+              rf"^{CLOCK}     ✓ かつ ゲートウェイの設定がバックアップと一致する",
+              rf"^{CLOCK} ■ Gateway のアップデート実行: rolled back$"]
     moments = [arrived(lines, pattern)[0] for pattern in wanted]
     assert moments == sorted(moments), "the lines came out of order"
-    verifying, _ = arrived(lines, r"→ Then the gateway serves the new version")
+    verifying, _ = arrived(lines, r"→ ならば ゲートウェイが新しいバージョンで応答する")
     assert ended - verifying > 3, "the verification's line came only at the end, not as it started"
     _, wait = arrived(lines, r"… waiting for the gateway to serve")
     deadline = re.search(rf"until ({CLOCK})", wait)
@@ -77,6 +77,6 @@ def seconds_of(clock: str) -> int:
 def test_under_xdist_each_line_names_its_worker(lab: Lab, tmp_path: Path) -> None:
     lines, _, rc = read_while_running(lab, tmp_path, "-n", "2")
     assert rc == 0
-    arrived(lines, rf"^{CLOCK} \[gw[01]\] ▶ Scenario: Update the gateway to the planned release$")
-    arrived(lines, rf"^{CLOCK} \[gw[01]\] ✓ And the previous gateway is retired \(\d+\.\d\d s\)$")
-    arrived(lines, rf"^{CLOCK} \[gw[01]\] ■ Update the gateway to the planned release: passed$")
+    arrived(lines, rf"^{CLOCK} \[gw[01]\] ▶ シナリオ: Gateway のアップデート実行$")
+    arrived(lines, rf"^{CLOCK} \[gw[01]\] ✓ かつ 旧ゲートウェイを退役させる \(\d+\.\d\d s\)$")
+    arrived(lines, rf"^{CLOCK} \[gw[01]\] ■ Gateway のアップデート実行: passed$")

@@ -84,7 +84,7 @@ def test_monitoring_update_on_the_lab(mlab: Lab, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fault, scenario", [
     ("missing-image-tag", "images"),
-    ("bad-prometheus-config", "configuration"),
+    ("bad-prometheus-config", "config"),
     ("alertmanager-down", "images"),
 ])
 def test_each_fault_stops_or_rolls_back(mlab: Lab, tmp_path: Path, fault: str, scenario: str) -> None:

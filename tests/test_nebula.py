@@ -90,7 +90,7 @@ def test_a_new_error_line_in_the_nebula_log_is_decided_as_log_errors_and_rolled_
         with log.open("a") as out:
             out.write('time="2026-12-03T01:00:00Z" level=error msg="Failed to write to tun" error="lab fault"\n')
 
-    run = paused_run(nlab, tmp_path, "before:the Nebula log has no new error lines since the start",
+    run = paused_run(nlab, tmp_path, "before:起動以降の Nebula ログに新しいエラー行がない",
                      error_in_the_log, FEATURE, "-k", "update", "--lab-fault", "none")
     assert run.rc == 1, run.output
     assert "ROLLBACK FAILED" not in run.output

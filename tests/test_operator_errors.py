@@ -48,6 +48,10 @@ def changed(base: dict, path: str, value: object) -> dict:
 
 # name: (inventory, plan, extra arguments, exit code, what the message must say)
 MISTAKES: dict[str, tuple[dict | str, dict | str | None, tuple[str, ...], int, list[str]]] = {
+    "lock folder not writable": (changed(INVENTORY, "hosts.lab.lock_dir", "/proc/flatnet"), PLAN, (), 13,
+                                 ["lab: cannot create the maintenance lock /proc/flatnet/flatnet-maintenance.lock: "
+                                  "check that its folder exists (or can be made) and is writable "
+                                  "(hosts.lab.lock_dir)", "Nothing was changed."]),
     "misspelled credential key": (changed(INVENTORY, "hosts.lab.pasword", SECRET), PLAN, (), 4,
                                   ["inventory.yaml: invalid inventory", "hosts.lab.pasword: unknown field"]),
     "unknown transport": (changed(INVENTORY, "hosts.lab.transport", "telnet"), PLAN, (), 4,

@@ -40,7 +40,7 @@ def test_a_rolled_back_update_reads_in_a_real_browser(lab: Lab, tmp_path: Path) 
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             started = time.monotonic()
             page.goto(index.as_uri())
-            scenario = page.get_by_text("Update the gateway to the planned release").first
+            scenario = page.get_by_text("Gateway のアップデート実行").first
             expect(scenario).to_be_visible(timeout=5000)
             rendered = time.monotonic() - started
             assert rendered < 5, rendered
@@ -50,7 +50,7 @@ def test_a_rolled_back_update_reads_in_a_real_browser(lab: Lab, tmp_path: Path) 
             expect(description.get_by_text("結果: ロールバック完了")).to_be_visible()
             expect(description.get_by_text("Gateway (OpenResty)")).to_be_visible()
 
-            failed = page.get_by_text("Then the gateway serves the new version").first
+            failed = page.get_by_text("ならば ゲートウェイが新しいバージョンで応答する").first
             expect(failed).to_be_visible()
             expect(page.get_by_text("VerificationFailed").first).to_be_visible()
             failed.click()
@@ -59,8 +59,8 @@ def test_a_rolled_back_update_reads_in_a_real_browser(lab: Lab, tmp_path: Path) 
             wait.click()
             expect(page.get_by_text("distinct answers").first).to_be_visible()
 
-            page.get_by_text("ROLLBACK: Roll back the gateway").first.click()
-            page.get_by_text("When the previous release takes over from the new one").first.click()
+            page.get_by_text("ROLLBACK: Gateway の問題発生時のロールバック").first.click()
+            page.get_by_text("もし 旧リリースが新リリースから引き継ぐ").first.click()
             command = page.get_by_text("lab: the previous master starts workers again (HUP) → rc 0", exact=True)
             expect(command).to_be_visible()
             command.click()  # the command that changed the target, opened in full

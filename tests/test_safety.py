@@ -21,12 +21,12 @@ from tests.gateway_observed import live_hashes, lock_file, served_version
 FEATURE = "features/gateway_update.feature"
 EXIT_LOCKED = 13
 # Every step of the gateway update that changes something, each crashed before and after it runs.
-ACTIONS = ["the gateway configuration is backed up with a manifest",
-           "the new release is staged with the live site configuration",
-           "the staged configuration passes the config test",
-           "the new release takes over from the running gateway",
-           "the gateway serves the new version",
-           "the previous gateway is retired"]
+ACTIONS = ["ゲートウェイの設定をマニフェスト付きでバックアップする",
+           "新しいリリースを稼働中のサイト設定とともに展開する",
+           "展開した設定で設定テストが通る",
+           "新しいリリースが稼働中のゲートウェイから引き継ぐ",
+           "ゲートウェイが新しいバージョンで応答する",
+           "旧ゲートウェイを退役させる"]
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_recover_refuses_when_nothing_is_unfinished(slab: Lab, tmp_path: Path) -
 def test_a_signal_mid_procedure_rolls_back(slab: Lab, tmp_path: Path, sig: signal.Signals) -> None:
     before = live_hashes(slab)
     run = start_features(slab, tmp_path, "--lab-fault", "unhealthy")
-    wait_for(lambda: any(e.get("step") == "Then the gateway serves the new version" and e.get("pid") == run.pid
+    wait_for(lambda: any(e.get("step") == "ならば ゲートウェイが新しいバージョンで応答する" and e.get("pid") == run.pid
                          for e in journal(slab)))
     run.send_signal(sig)
     out, _ = run.communicate(timeout=120)

@@ -31,7 +31,7 @@ def world() -> Iterator[tuple[WindowsWorld, WsmanStandIn, int]]:
     health.shutdown()
 
 
-def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) -> Run:
+def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int, *args: str) -> Run:
     inventory = {
         "name": "flatnet-windows",
         "hosts": {"win": {"transport": "winrm", "address": "127.0.0.1", "port": wsman.port, "user": "Administrator",
@@ -46,7 +46,7 @@ def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int) ->
     plan = {"id": "win-gw", "changes": {"gateway": {"release": f"{ROOT}\\releases\\openresty-1.27.1.2",
                                                      "version": "1.27.1.2"}},
             "policy": {"partly_broken": {"fix_window_minutes": 0.02, "retry_every_seconds": 0.5}}}
-    return run_with_inventory(tmp_path, "features/gateway_update.feature", inventory, plan,
+    return run_with_inventory(tmp_path, "features/gateway_update.feature", inventory, plan, *args,
                               env={"FLATNET_TEST_WINRM_PASSWORD": PASSWORD})
 
 
@@ -124,3 +124,17 @@ def test_a_failed_windows_update_rolls_back_with_the_scripts_in_order(tmp_path: 
         assert START in sent[hand_over:]
     if fault == "start hangs":
         assert "did not finish within 4s" in run.output
+
+
+def test_an_emergency_rollback_in_a_later_run_finds_the_newest_backup_on_windows(tmp_path: Path, world) -> None:
+    """The later run has only the target: it lists F:\\flatnet\\backups\\gateway-*\\manifest.json, literally."""
+    state, wsman, port = world
+    (tmp_path / "update").mkdir()
+    (tmp_path / "rollback").mkdir()
+    assert run_gateway_update(tmp_path / "update", wsman, port).rc == 0
+    assert state.running == "1.27.1.2"
+    run = run_gateway_update(tmp_path / "rollback", wsman, port, "--run-rollback", "gateway-rollback")
+    assert run.rc == 0, run.output
+    assert state.running == "1.25.3.1" and state.folders[LIVE] == "1.25.3.1"
+    wanted = "Get-ChildItem -Path ([WildcardPattern]::Escape('F:\\flatnet\\backups') + '\\gateway-*\\manifest.json')"
+    assert any(wanted in s for s in scripts(wsman))

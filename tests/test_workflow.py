@@ -74,12 +74,12 @@ def test_the_planned_maintenance_runs_end_to_end(wlab: Lab, tmp_path: Path) -> N
 
     # every checklist item ran as a step with evidence, in the manual's order
     names = step_names(run.results)
-    for item in ("the announcement was delivered on every channel",
-                 "a fresh backup of every planned component matches its manifest",
-                 "every planned procedure has a rollback scenario", "the maintenance's alerts are silenced",
-                 "the work log is being recorded", "every procedure that ran was verified",
-                 "no new error lines appeared in the logs since the maintenance began",
-                 "no silence of this maintenance is still active", "the work report is written for this maintenance"):
+    for item in ("告知が全チャネルに届いている",
+                 "計画した全コンポーネントの最新バックアップがマニフェストと一致する",
+                 "計画した全手順にロールバック手順がある", "このメンテナンスのアラートがサイレンスされている",
+                 "作業ログが記録されている", "実施した全手順が動作確認済みである",
+                 "メンテナンス開始以降、ログに新しいエラー行がない",
+                 "このメンテナンスのサイレンスが残っていない", "このメンテナンスの作業報告が作成されている"):
         assert any(item in n for n in names), item
     procedures = [n for n in names if n.startswith("PROCEDURE ")]
     assert procedures == ["PROCEDURE gateway-update (gateway)", "PROCEDURE monitoring-images-update (monitoring)",
@@ -136,7 +136,7 @@ def test_a_gateway_fault_rolls_everything_back_and_says_so(wlab: Lab, tmp_path: 
     assert all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))
     names = step_names(run.results)
     assert any(n.startswith("ROLLBACK gateway-rollback") for n in names)
-    assert any("the post-rollback checks pass" in n for n in names)
+    assert any("ロールバック後の確認が通る" in n for n in names)
 
     mails = Mailbox(wlab.root).mails()[mails_before:]
     assert [m["Subject"] for m in mails] == ["【ロールバック実施】Flatnet システムメンテナンス",

@@ -68,6 +68,7 @@ class WindowsWorld:
             return Reply()
         if m := re.search(r"Test-Path -LiteralPath '([^']+)'\)", s):  # Remove-Item guard
             self.folders.pop(m.group(1), None)
+            self.files.pop(m.group(1), None)
             return Reply()
         if m := re.search(r"^Test-Path -LiteralPath '([^']+)'$", s, re.M):
             return Reply(stdout="True\n" if m.group(1) in self.folders or m.group(1) in self.files else "False\n")
@@ -129,7 +130,9 @@ def manifest_io(files: dict[str, str], s: str) -> Reply | None:
         return Reply()
     if m := re.search(r"ReadAllText\('([^']+)'\)", s):
         return Reply(stdout=files.get(m.group(1), ""))
-    if m := re.search(r"Get-ChildItem -Path '([^']+)\\\w+-\*\\manifest.json'", s):
-        found = sorted(p for p in files if p.startswith(m.group(1)) and p.endswith("manifest.json"))
+    if m := re.search(r"Get-ChildItem -Path \(\[WildcardPattern\]::Escape\('([^']+)'\) \+ "
+                      r"'\\(\w+)-\*\\manifest.json'\)", s):
+        prefix = f"{m.group(1)}\\{m.group(2)}-"
+        found = sorted(p for p in files if p.startswith(prefix) and p.endswith("\\manifest.json"))
         return Reply(stdout=(found[-1] + "\n") if found else "")
     return None

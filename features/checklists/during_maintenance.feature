@@ -1,10 +1,11 @@
-# The manual's 実施中チェックリスト, checked against the real state: the
-# silence in Alertmanager, the record on disk, the maintenance's journal.
+# language: ja
+# 手順書「実施中チェックリスト」を実際の状態で確かめる: Alertmanager の
+# サイレンス、ディスク上の記録、このメンテナンスのジャーナル。
 @component:gateway @component:monitoring
-Feature: During-maintenance checklist
+機能: 実施中チェックリスト
 
   @id:during-maintenance-checklist
-  Scenario: The work is silenced, recorded and verified step by step
-    Then the maintenance's alerts are silenced
-    And the work log is being recorded
-    And every procedure that ran was verified
+  シナリオ: 作業がサイレンスされ、記録され、各ステップで確認されている
+    ならば このメンテナンスのアラートがサイレンスされている
+    かつ 作業ログが記録されている
+    かつ 実施した全手順が動作確認済みである

@@ -1,13 +1,14 @@
-# The manual's 事後チェックリスト. "Decide quickly on a rollback" has no
-# after-check: the decision table does it during the work (procedures/run/decisions.py).
+# language: ja
+# 手順書「事後チェックリスト」。「問題発生時はすぐにロールバックを判断」には
+# 事後の確認がない: 作業中に判断基準が行う (procedures/run/decisions.py)。
 @component:gateway @component:monitoring
-Feature: Post-maintenance checklist
+機能: 事後チェックリスト
 
   @id:post-maintenance-checklist
-  Scenario: The maintenance is closed properly
-    Then every service is healthy
-    And no new error lines appeared in the logs since the maintenance began
-    And no silence of this maintenance is still active
-    And the completion notice was delivered on every channel
-    And the work report is written for this maintenance
-    And old backups are pruned to the plan's retention
+  シナリオ: メンテナンスがきちんと閉じられている
+    ならば 全サービスが正常である
+    かつ メンテナンス開始以降、ログに新しいエラー行がない
+    かつ このメンテナンスのサイレンスが残っていない
+    かつ 完了通知が全チャネルに届いている
+    かつ このメンテナンスの作業報告が作成されている
+    かつ 古いバックアップが計画の保持期間まで整理されている

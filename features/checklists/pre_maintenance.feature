@@ -1,16 +1,17 @@
-# The manual's 事前チェックリスト. Each item checks the real state and records
-# its evidence. The planned-maintenance workflow runs it as the gate before the
-# first change; an operator also runs it alone, days before the window (its
-# timing item checks that the window is ahead and long enough, not that it is open).
+# language: ja
+# 手順書「事前チェックリスト」。各項目は実際の状態を確かめ、その証拠を記録する。
+# 計画メンテナンスワークフローは最初の変更の前の関門としてこれを実行する。
+# 作業の数日前に単独でも実行でき、その時の日時の項目は、作業時間帯がまだ先で
+# 十分に長いことを確かめる (作業時間帯に入っていることではない)。
 @component:gateway @component:monitoring
-Feature: Pre-maintenance checklist
+機能: 事前チェックリスト
 
   @id:pre-maintenance-checklist
-  Scenario: Everything is ready before the first change
-    Then the maintenance window is set, not over, and long enough for the plan
-    And the affected services and users are identified
-    And the announcement was delivered on every channel
-    And a fresh backup of every planned component matches its manifest
-    And every planned procedure has a rollback scenario
-    And every file the plan installs is staged and checksummed
-    And the staging verification is done or marked not applicable
+  シナリオ: 最初の変更の前にすべてが整っている
+    ならば 作業時間帯が設定され、終わっておらず、計画に十分な長さがある
+    かつ 影響を受けるサービスと利用者が特定されている
+    かつ 告知が全チャネルに届いている
+    かつ 計画した全コンポーネントの最新バックアップがマニフェストと一致する
+    かつ 計画した全手順にロールバック手順がある
+    かつ 計画で導入する全ファイルが配置済みでチェックサムがある
+    かつ ステージング環境での検証が済んでいるか、対象外と記されている

@@ -112,6 +112,9 @@ class GatewayComponent(Strict):
     pid_file: str = "logs/nginx.pid"
     error_log: str = "logs/error.log"  # relative to root, like pid_file
     backup_paths: tuple[str, ...] = ("conf", "lualib")
+    # With ``-c`` naming a file outside the release folders (Flatnet: F:\\flatnet\\config\\nginx.conf): what beside
+    # that file belongs to the configuration. It is backed up, restored and verified with the gateway.
+    config_companions: tuple[str, ...] = ("conf.d", "lualib")
     site_config: tuple[str, ...] = ("conf", "lualib")
     lua_check: str | None = "luajit -bl"
     front: HealthCheck

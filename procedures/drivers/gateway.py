@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from procedures import record
 from procedures.api.http import Http, Reply
+from procedures.drivers import gateway_outside_config as outside_config
 from procedures.drivers import gateway_processes as processes
 from procedures.drivers.gateway_handover import BinaryUpgrade, Handover, StopStart
 from procedures.drivers.gateway_processes import ALIVE, Listener
@@ -160,9 +161,25 @@ class Gateway:
 
     # -- operations ------------------------------------------------------------
     def backup(self, facts: dict[str, Any]) -> backups.Backup:
-        """Back up the live configuration (``backup_paths``) with a manifest."""
+        """Back up the live configuration (``backup_paths``) with a manifest; and a ``-c`` configuration outside
+        the release folders in a backup of its own, which the main one names (``config_backup``)."""
+        outside = self.outside_config()
+        if outside is not None:
+            folder, paths = outside
+            kept = backups.take(self.host, source=folder, paths=paths, backups_dir=self.path(self.c.backups_dir),
+                                component=outside_config.COMPONENT, facts={"nginx -c": folder})
+            facts = {**facts, "config_backup": kept.path}
         return backups.take(self.host, source=self.live, paths=list(self.c.backup_paths),
                             backups_dir=self.path(self.c.backups_dir), component="gateway", facts=facts)
+
+    def outside_config(self) -> tuple[str, list[str]] | None:
+        return outside_config.located(self)
+
+    def restore_outside_config(self, backup: backups.Backup) -> None:
+        outside_config.restore(self, backup)
+
+    def outside_config_backup(self, backup: backups.Backup) -> backups.Backup | None:
+        return outside_config.backup_of(self, backup)
 
     def retire_leftovers(self, backup: backups.Backup) -> None:
         """Move folders left by an earlier maintenance into this run's backup, so none is lost."""

@@ -115,7 +115,7 @@ class MonitoringStack:
         live.waiting("every monitoring endpoint to be ready", self.c.timeouts.ready)
         with record.poll("every monitoring endpoint to be ready"):
             ready = self._poll_ready(deadline)
-        record.data("every monitoring endpoint is ready", ready)
+        record.data("監視の全エンドポイントが準備完了である", ready)
         return ready
 
     def _poll_ready(self, deadline: float) -> dict[str, bool]:

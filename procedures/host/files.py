@@ -222,7 +222,10 @@ class WindowsFiles(Files):
                  f"install {dst}")
 
     def matching(self, folder: str, pattern: str) -> list[str]:
-        out = self.run(ps.script(f"Get-ChildItem -LiteralPath {ps.quote(folder)} -Filter {ps.quote(pattern)} | "
+        # the folder literally (brackets in it are no wildcard), the pattern as one (it may span folders)
+        literal = f"[WildcardPattern]::Escape({ps.quote(folder.rstrip(chr(92)))})"
+        wanted = f"({literal} + {ps.quote(chr(92) + pattern.replace('/', chr(92)))})"
+        out = self.run(ps.script(f"Get-ChildItem -Path {wanted} | "
                                  "Sort-Object FullName | Select-Object -ExpandProperty FullName"), f"list {pattern}")
         return out.splitlines()
 

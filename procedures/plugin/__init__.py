@@ -76,6 +76,13 @@ def pytest_bdd_apply_tag(tag: str, function: Callable[..., Any]) -> Callable[...
     return function
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """``-k gateway-update`` (or ``-k update``) selects by the scenario's ``@id``: names are the manual's Japanese."""
+    marker = item.get_closest_marker("id")
+    if marker is not None and marker.args:
+        item.extra_keyword_matches.add(str(marker.args[0]))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = config.getoption("run_rollback")

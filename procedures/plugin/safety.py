@@ -76,6 +76,10 @@ def take_locks(config: pytest.Config, m: Maintenance) -> None:
             held.release()
         pytest.exit(f"{redact(str(exc))}\nNothing was changed. Check the host's address, port and credentials in "
                     f"{m.inventory_path} (hosts:), and that it is up.", returncode=EXIT_UNREACHABLE)
+    except ProcedureError as exc:  # the lock could not be written: nothing was changed yet
+        for held in (t for t in taken if t.created):
+            held.release()
+        pytest.exit(f"{redact(str(exc))}\nNothing was changed.", returncode=EXIT_LOCKED)
     config.stash[LOCKS_TAKEN] = json.dumps({"inventory": str(m.inventory_path), "plan": str(m.plan_path)})
 
 

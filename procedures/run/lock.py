@@ -82,7 +82,8 @@ class MaintenanceLock:
             if attempts > 1:  # released between our attempt and the read
                 self.acquire(attempts - 1)
                 return
-            raise ProcedureError(f"{self.host.name}: cannot create the maintenance lock {self.path}")
+            raise ProcedureError(f"{self.host.name}: cannot create the maintenance lock {self.path}: check that its "
+                                 f"folder exists (or can be made) and is writable (hosts.{self.host.name}.lock_dir)")
         if holder.same_run(self.info):
             self.held = True
             return

@@ -72,7 +72,7 @@ class GatewayUpdate(Procedure):
         if not self.target_version:
             raise VerificationFailed("no release was staged, so there is no version to expect")
         target = self.target_version
-        self.decide.verify("the gateway serves the new version",
+        self.decide.verify("ゲートウェイが新しいバージョンで応答する",
                            lambda: self.gateway.wait_serving(target, self.new_master))
         self.decide.latency("the gateway front page", self.gateway.front_seconds)
         record.data("versions", {"before": self.version_before, "after": self.target_version})
@@ -98,7 +98,9 @@ class GatewayUpdate(Procedure):
 
     @undo_step
     def take_back(self) -> None:
-        """Hand the gateway back to the previous release; the old one is never stopped for nothing."""
+        """Hand the gateway back to the previous release; the old one is never stopped for nothing. A ``-c``
+        configuration outside the release is put back first, so the previous release starts with its own."""
+        self.gateway.restore_outside_config(self._recorded_backup())
         self.gateway.take_back(self._version_before())
 
     @undo_step
@@ -123,3 +125,11 @@ class GatewayUpdate(Procedure):
         if difference:
             raise VerificationFailed(f"the live configuration differs from backup {backup.path}: {difference}")
         record.data("live configuration matches the backup", {"backup": backup.path, "files": len(backup.files)})
+        if outside := self.gateway.outside_config_backup(backup):
+            difference = backups.first_difference(
+                outside.files, backups.tree_digest(host, outside.source, outside.paths))
+            if difference:
+                raise VerificationFailed(f"the -c configuration in {outside.source} differs from backup "
+                                         f"{outside.path}: {difference}")
+            record.data("the -c configuration matches its backup", {"backup": outside.path,
+                                                                   "files": len(outside.files)})
