@@ -11,7 +11,7 @@ from procedures.runbooks.cni_update import CniUpdate
 
 
 @pytest.fixture
-def cni_update(maintenance: Maintenance) -> CniUpdate:
+def cni_update(maintenance: Maintenance, procedure_silence: object) -> CniUpdate:
     return CniUpdate(maintenance.cni(), maintenance.plan.changes.cni)
 
 

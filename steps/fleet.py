@@ -13,7 +13,7 @@ HOST_PROCEDURE, HOST_ROLLBACK = "gateway-update", "gateway-rollback"
 
 
 @pytest.fixture
-def fleet_update(maintenance: Maintenance) -> FleetUpdate:
+def fleet_update(maintenance: Maintenance, procedure_silence: object) -> FleetUpdate:
     return FleetUpdate(maintenance.fleet(), maintenance.plan.changes.gateway, maintenance.plan.rolling,
                        maintenance.decisions)
 

@@ -13,7 +13,7 @@ from procedures.runbooks.gateway_update import GatewayUpdate
 
 
 @pytest.fixture
-def gateway_update(maintenance: Maintenance, decisions: DecisionEngine,
+def gateway_update(maintenance: Maintenance, procedure_silence: object, decisions: DecisionEngine,
                    record_environment: Callable[[str, str], None]) -> Iterator[GatewayUpdate]:
     update = GatewayUpdate(maintenance.gateway(), maintenance.plan.changes.gateway, decisions)
     yield update

@@ -11,7 +11,7 @@ from procedures.runbooks.nebula_update import NebulaUpdate
 
 
 @pytest.fixture
-def nebula_update(maintenance: Maintenance, decisions: DecisionEngine) -> NebulaUpdate:
+def nebula_update(maintenance: Maintenance, procedure_silence: object, decisions: DecisionEngine) -> NebulaUpdate:
     return NebulaUpdate(maintenance.nebula(), maintenance.plan.changes.nebula, decisions)
 
 

@@ -18,7 +18,7 @@ import yaml
 from procedures.lab import Lab
 from procedures.lab.mailbox import Mailbox
 from procedures.run.pids import alive
-from tests.conftest import lab_files_changed, run_features, running_lab, wait_for
+from tests.conftest import lab_files_changed, paused_run, run_features, running_lab, wait_for
 from tests.gateway_observed import live_hashes, lock_file, master, served_version, wait_settled
 from tests.test_monitoring import _walk, attachments, stack, tree_hashes
 from tests.test_wording import reads_as_written_by_a_person
@@ -218,3 +218,35 @@ def test_an_invalid_plan_is_refused_before_anything_runs(wlab: Lab, tmp_path: Pa
     assert named in run.output, run.output
     assert (wlab.root / "maintenance/deliveries.json").read_text() == ledger  # no notice went out
     assert wlab.gateway_pid() == pid and target_state(wlab) == before
+
+
+def test_a_standalone_procedure_holds_the_plans_silence_and_always_lets_go(wlab: Lab, tmp_path: Path) -> None:
+    """The manual silences alerts before every maintenance, not only in the workflow: the gateway update alone
+    holds a silence scoped by the plan's matchers while it works (Watchdog, which always fires, is suppressed
+    by it), and the silence is expired at the end, also when the update failed and was rolled back."""
+    alertmanager = stack(wlab).url("alertmanager")
+
+    def watchdog() -> dict:
+        alerts = httpx.get(f"{alertmanager}/api/v2/alerts", params={"filter": "alertname=Watchdog"}, timeout=5).json()
+        assert alerts, "Watchdog never reached Alertmanager"
+        return alerts[0]
+
+    wait_for(lambda: httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json(), 60)
+    seen: dict[str, object] = {}
+
+    def during_the_work() -> None:
+        [active] = [s for s in silences_of_the_plan(wlab) if s["status"]["state"] == "active"]
+        assert {"name": "component", "value": "gateway|monitoring", "isRegex": True, "isEqual": True} \
+            in active["matchers"]
+        wait_for(lambda: watchdog()["status"]["silencedBy"] == [active["id"]], 30)
+        seen["silence"] = active["id"]
+
+    run = paused_run(wlab, tmp_path, "before:新しいリリースが稼働中のゲートウェイから引き継ぐ", during_the_work,
+                     "features/gateway_update.feature")
+    assert run.rc == 0, run.output
+    assert seen["silence"] and all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))
+    wait_for(lambda: watchdog()["status"]["state"] == "active", 30)
+
+    failed = run_features(wlab, tmp_path, "features/gateway_update.feature", "--lab-fault", "unhealthy")
+    assert failed.rc == 1, failed.output
+    assert all(s["status"]["state"] == "expired" for s in silences_of_the_plan(wlab))

@@ -6,13 +6,13 @@ Each hook here is a one-line call into the module that owns the subject.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from procedures.plugin import collect, embed, hooks, outcome, preview, reporting, rollback, safety, target
+from procedures.plugin import collect, embed, hooks, manual, outcome, preview, reporting, rollback, safety, target
 from procedures.record.report import LANGUAGE_PROPERTY
 from procedures.run import live
 from procedures.run.decisions import DecisionEngine
@@ -132,6 +132,7 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
 def pytest_bdd_before_step_call(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                                 step_func_args: dict[str, Any], **_: Any) -> None:
     reporting.clean_step_parameters(request.config, step, step_func_args)
+    manual.attach(step.name)  # inside the step's record (allure opened it in before_step)
     safety.journal_step(request, feature, scenario, step, "begin")
 
 
@@ -241,6 +242,21 @@ def decisions(maintenance: Maintenance) -> DecisionEngine:
 def maintenance_silence(maintenance: Maintenance) -> MaintenanceSilence | None:
     """This test's one Alertmanager silence (None when the plan or the inventory has none)."""
     return maintenance.silence()
+
+
+@pytest.fixture
+def procedure_silence(maintenance_silence: MaintenanceSilence | None,
+                      request: pytest.FixtureRequest) -> Iterator[MaintenanceSilence | None]:
+    """The manual silences alerts before every maintenance: a procedure holds the plan's silence from its first
+    step to the end of its test, rollback included, and lets go whatever happened (the workflow holds its own)."""
+    if maintenance_silence is None or maintenance_silence.holders:  # none planned, or the workflow's covers it
+        yield maintenance_silence
+        return
+    maintenance_silence.start(f"procedure {request.node.name}", holder="procedure")
+    try:
+        yield maintenance_silence
+    finally:
+        maintenance_silence.expire(holder="procedure")
 
 
 @pytest.fixture

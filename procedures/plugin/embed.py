@@ -16,6 +16,7 @@ import allure
 import pytest
 
 from procedures.errors import ProcedureError
+from procedures.plugin import manual
 from procedures.plugin.bdd import (
     Failed,
     Feature,
@@ -134,6 +135,7 @@ def walk(request: pytest.FixtureRequest, scenario: Scenario, policy: Walk, *, na
             continue
         try:
             with allure.step(text), live.step(text):
+                manual.attach(step.name)
                 if journal:
                     journal.step(name, text, "begin", undo or [])
                 call_step(request, step)
