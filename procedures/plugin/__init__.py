@@ -17,7 +17,7 @@ from procedures.record.report import LANGUAGE_PROPERTY
 from procedures.run import live
 from procedures.run.decisions import DecisionEngine
 from procedures.run.maintenance import Maintenance
-from procedures.runbooks.silences import MaintenanceSilence
+from procedures.runbooks.silences import MaintenanceSilence, expire_leftovers
 
 FEATURES_DIR = str(Path(__file__).resolve().parents[2] / "features")
 STEP_STARTED = pytest.StashKey[float]()
@@ -252,6 +252,7 @@ def procedure_silence(maintenance_silence: MaintenanceSilence | None,
     if maintenance_silence is None or maintenance_silence.holders:  # none planned, or the workflow's covers it
         yield maintenance_silence
         return
+    expire_leftovers(maintenance_silence.client, maintenance_silence.maintenance_id)  # from a run killed earlier
     maintenance_silence.start(f"procedure {request.node.name}", holder="procedure")
     try:
         yield maintenance_silence

@@ -114,6 +114,13 @@ class MaintenanceSilence:
         record.data("maintenance silence expired", {"silenceID": self.silence_id, "state": self.state()})
 
 
+def expire_leftovers(client: AlertmanagerClient, maintenance_id: str) -> None:
+    """Silences of this maintenance that no run holds any more (a run killed with -9 never expired its own)."""
+    for leftover in ours(client, maintenance_id):
+        client.expire(leftover["id"])
+        record.data("left-over maintenance silence expired", leftover)
+
+
 def ours(client: AlertmanagerClient, maintenance_id: str) -> list[dict[str, Any]]:
     """The active silences this maintenance created (``createdBy`` names its id)."""
     return [s for s in client.silences()

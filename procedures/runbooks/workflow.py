@@ -23,7 +23,7 @@ from procedures.notices import Delivery, Kind, render
 from procedures.notices.wording import change_lines, plan_time
 from procedures.record import work_report
 from procedures.runbooks.recovery import LogWatch, check_services, require_healthy
-from procedures.runbooks.silences import MaintenanceSilence, ours
+from procedures.runbooks.silences import MaintenanceSilence, expire_leftovers
 
 if TYPE_CHECKING:
     from procedures.config.plan import Changes, Plan, Window
@@ -193,10 +193,7 @@ class Workflow:
             return
         if self.silence is not None:
             self.silence.expire(holder="workflow")
-        alertmanager = self.m.monitoring().alertmanager
-        for leftover in ours(alertmanager, self.plan.id):
-            alertmanager.expire(leftover["id"])
-            record.data("left-over maintenance silence expired", leftover)
+        expire_leftovers(self.m.monitoring().alertmanager, self.plan.id)
 
     def complete(self) -> None:
         self.outcome = "completed" if self.outcome == "running" else self.outcome
