@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,16 +47,17 @@ def process_starts(lab: Lab) -> dict[int, str]:
 
 
 def withheld(run: Run) -> list[str]:
+    """The purposes of the withheld actions, in order, from each preview's list in the record."""
     results = sorted((json.loads(p.read_text()) for p in run.results.glob("*-result.json")), key=lambda r: r["start"])
     names: list[str] = []
 
     def walk(steps: list[dict]) -> None:
         for step in steps:
-            names.extend(a["name"].removeprefix("WOULD RUN: ") for a in step.get("attachments", [])
-                         if a["name"].startswith("WOULD RUN: "))
+            for a in step.get("attachments", []):
+                if re.fullmatch(r"ドライラン: \d+ 件の操作を保留", a["name"]):  # in the plan's language
+                    names.extend(action["purpose"] for action in json.loads((run.results / a["source"]).read_text()))
             walk(step.get("steps", []))
-    for result in results:
-        walk(result.get("steps", []))
+    walk(results)  # a preview's list hangs on its test, not on a step
     return names
 
 
@@ -88,7 +90,7 @@ def test_the_gateway_preview_holds_the_exact_commands(dlab: Lab, tmp_path: Path)
     evidence = "\n".join(p.read_text() for p in run.results.glob("*-attachment.*"))
     live, old = dlab.flatnet / "openresty", dlab.flatnet / "openresty-old"
     assert f"mv {live} {old}" in evidence and 'kill -USR2 \\"$old\\"' in evidence
-    assert "the resolved plan (dry run)" in "\n".join(p.read_text() for p in run.results.glob("*-result.json"))
+    assert "解決済みの計画 (ドライラン)" in "\n".join(p.read_text() for p in run.results.glob("*-result.json"))
 
 
 def test_a_dry_run_of_the_cni_update_changes_nothing(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def roll(lab: Lab, tmp_path: Path, **rolling: object) -> Run:
 
 def outcome_by_batch(run: Run) -> dict[str, dict[str, str]]:
     """The last 'fleet outcome by batch' in the record: batch → host → status."""
-    last = run.attached("fleet outcome by batch")[-1]
+    last = run.attached("バッチごとの結果")[-1]
     return {batch: {h["host"]: h["status"] for h in hosts} for batch, hosts in last.items()}
 
 

@@ -29,14 +29,14 @@ def test_update_installs_the_new_release(lab: Lab, features) -> None:
     run = features(FEATURE)
     assert run.rc == 0, run.output
     assert served_version(lab) == gateway.NEW_VERSION
-    [handover] = run.attached("hand-over to the new release")
+    [handover] = run.attached("新リリースへの引き継ぎ")
     assert handover["method"] == "binary-upgrade" and handover["failed"] == 0 and handover["requests"] > 0
-    [masters] = run.attached("masters")
+    [masters] = run.attached("master プロセス")
     assert masters["previous"] == pid_before and lab.gateway_pid() == masters["new"] != pid_before
     assert not (lab.flatnet / "logs/nginx.pid.oldbin").exists()  # the previous master was retired
     [result] = run.result_files()
     assert result["status"] == "passed"
-    assert any(s.startswith("ROLLBACK gateway-rollback: not needed") for s in steps_of(result))
+    assert any(s.startswith("ロールバック gateway-rollback: 不要") for s in steps_of(result))
     assert (run.results / "environment.properties").read_text().count("gateway.version.before=1.25.3.1") == 1
 
 
@@ -60,7 +60,7 @@ def test_a_faulty_release_is_rolled_back(lab: Lab, features, fault: str) -> None
     [result] = run.result_files()
     assert result["status"] == "failed"
     failed_step = next(s for s in result["steps"] if s["status"] != "passed")
-    [rollback] = [s for s in failed_step["steps"] if s["name"].startswith("ROLLBACK: ")]
+    [rollback] = [s for s in failed_step["steps"] if s["name"].startswith("ロールバック: ")]
     assert failed_step["name"] in rollback["name"]
     assert [s["status"] for s in rollback["steps"]] == ["passed"] * 3
     assert all(s["status"] == "skipped" for s in result["steps"][result["steps"].index(failed_step) + 1:])
@@ -72,9 +72,9 @@ def test_the_manual_stop_start_hand_over_is_still_there(lab: Lab, features, tmp_
     pid_before = lab.gateway_pid()
     run = features(FEATURE, *with_gateway_settings(lab, tmp_path, handover="stop-start"))
     assert run.rc == 0, run.output
-    [handover] = run.attached("hand-over to the new release")
+    [handover] = run.attached("新リリースへの引き継ぎ")
     assert handover["method"] == "stop-start" and handover["requests"] > 0
-    [window] = run.attached("stop-to-start window (on the host)")
+    [window] = run.attached("停止から起動までの時間 (ホスト上で計測)")
     assert 0 <= window["ms"] < 5000
     assert served_version(lab) == gateway.NEW_VERSION and lab.gateway_pid() != pid_before
 

@@ -49,7 +49,8 @@ def test_a_steps_record_shows_the_manuals_command(lab: Lab, features) -> None:
     [result] = [r for r in run.result_files() if r["name"] == "Gateway のアップデート実行"]
     config_test = step(result, "かつ 展開した設定で設定テストが通る")
     assert config_test is not None
-    [shown] = [a for a in config_test["attachments"] if a["name"] == manual.TITLE]
+    title = "手順書のコマンド (このステップが実施または置き換えるもの)"
+    [shown] = [a for a in config_test["attachments"] if a["name"] == title]
     shown_text = (run.results / shown["source"]).read_text(encoding="utf-8")
     assert shown_text == "cd F:\\flatnet\\openresty-new\n.\\nginx.exe -t"
 

@@ -73,9 +73,10 @@ def test_monitoring_update_on_the_lab(mlab: Lab, tmp_path: Path) -> None:
     evidence = attachments(run.results)
     assert '"digest": "sha256:' in evidence
     names = {a["name"] for r in run.result_files() for s in _walk(r["steps"]) for a in s.get("attachments", [])}
-    assert {"images before", "images after", "maintenance silence", "maintenance silence expired"} <= names
+    assert {"更新前のイメージ", "更新後のイメージ"} <= names
+    assert {"メンテナンス用サイレンス", "メンテナンス用サイレンスを失効"} <= names
     assert any("promtool" in n for n in names) and any("POST" in n and "/-/reload → 200" in n for n in names)
-    assert any(n.startswith("dashboard flatnet-overview version") for n in names)
+    assert any(n.startswith("ダッシュボード flatnet-overview のバージョン") for n in names)
     assert "SUCCESS" in evidence  # promtool's own verdict
     assert active_silences(mlab) == []
     running = json.loads(stack(mlab).podman.run("podman", "inspect", "flatnet-prometheus").stdout)[0]

@@ -91,7 +91,7 @@ def test_a_record_failure_outside_the_steps_fails_the_rollback_and_recover_bring
     """The embedded runner swallows nothing: a failure around the rollback's steps is a failed rollback."""
     before = live_hashes(lab)
     broken = run_features(lab, tmp_path, FEATURE, "-p", "tests.record_breaker", "--lab-fault", "unhealthy",
-                          env={BREAK_ENV: "ROLLBACK:"})
+                          env={BREAK_ENV: "ロールバック:"})
     assert broken.rc == 12, broken.output
     assert "outside its steps" in broken.output and "the record cannot be written" in broken.output
     assert master(lab, "previous") is not None, "no rollback step ran: the old master still waits idle"

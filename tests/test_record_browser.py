@@ -54,14 +54,14 @@ def test_a_rolled_back_update_reads_in_a_real_browser(lab: Lab, tmp_path: Path) 
             expect(failed).to_be_visible()
             expect(page.get_by_text("VerificationFailed").first).to_be_visible()
             failed.click()
-            wait = page.get_by_text("wait: the gateway to serve 1.27.1.2").first
+            wait = page.get_by_text("待機: ゲートウェイが 1.27.1.2 で応答すること").first
             expect(wait).to_be_visible()
             wait.click()
-            expect(page.get_by_text("distinct answers").first).to_be_visible()
+            expect(page.get_by_text("異なる応答").first).to_be_visible()
 
-            page.get_by_text("ROLLBACK: Gateway の問題発生時のロールバック").first.click()
+            page.get_by_text("ロールバック: Gateway の問題発生時のロールバック").first.click()
             page.get_by_text("もし 旧リリースが新リリースから引き継ぐ").first.click()
-            command = page.get_by_text("lab: the previous master starts workers again (HUP) → rc 0", exact=True)
+            command = page.get_by_text("lab: 旧 master が worker を再び起動 (HUP) → rc 0", exact=True)
             expect(command).to_be_visible()
             command.click()  # the command that changed the target, opened in full
             expect(page.get_by_text("kill -HUP", exact=False).first).to_be_visible()

@@ -112,7 +112,7 @@ def test_a_failing_step_runs_the_rollback_once(toy, tmp_path, monkeypatch, where
     record = results(tmp_path)["Update the toy"]
     assert record["status"] == "failed"
     failed = next(s for s in record["steps"] if s["status"] != "passed")
-    assert failed["steps"][0]["name"].startswith("ROLLBACK: Roll back the toy")
+    assert failed["steps"][0]["name"].startswith("ロールバック: Roll back the toy")
 
 
 @pytest.mark.parametrize("option", ["-x", "--maxfail=1"])
@@ -142,7 +142,7 @@ def test_a_failed_rollback_is_loud_and_distinct(toy, tmp_path, monkeypatch) -> N
     assert record["status"] == "broken"
     rollback = next(s for s in record["steps"] if s["status"] != "passed")["steps"][0]
     assert [s["status"] for s in rollback["steps"]] == ["broken", "passed"]
-    assert rollback["steps"][1]["name"].endswith("(not run)")
+    assert rollback["steps"][1]["name"].endswith("(未実施)")
     assert not (tmp_path / "lab").exists(), "escalating must not start a lab for a test without targets"
 
 

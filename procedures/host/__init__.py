@@ -67,7 +67,8 @@ class Host:
         try:
             result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
         except TransportError as exc:
-            record.text(f"{self.name}: {purpose or 'command'} → {type(exc).__name__}", f"$ {command}\n{exc}")
+            title = f"{self.name}: {record.words(purpose or 'command')} → {type(exc).__name__}"
+            record.text(title, f"$ {command}\n{exc}")
             raise
         record.command(result, purpose)
         return result.check(purpose) if check else result

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import allure
 import pytest
 
+from procedures import record
 from procedures.errors import ProcedureError
 from procedures.plugin import manual
 from procedures.plugin.bdd import (
@@ -92,7 +92,7 @@ def run(request: pytest.FixtureRequest, template: ScenarioTemplate, title: str) 
     error: StepFailed | None = None
     try:
         live.say(title)
-        with allure.step(title), live.nested():
+        with record.step(title), live.nested():
             stopped = walk(request, scenario, Walk(), name=name, undo=undo, journal=journal)
             if stopped is not None:
                 raise StepFailed(scenario.name, *stopped)  # marks the enclosing record step as failed
@@ -130,11 +130,11 @@ def walk(request: pytest.FixtureRequest, scenario: Scenario, policy: Walk, *, na
         text = f"{step.keyword} {step.name}"
         note = policy.listed(step, stopped[1] if stopped else None)
         if note is not None:
-            with allure.step(f"{text} ({note})"):
+            with record.step(f"{text} ({note})"):
                 live.say(f"- {text} ({note})")
             continue
         try:
-            with allure.step(text), live.step(text):
+            with record.step(text), live.step(text):
                 manual.attach(step.name)
                 if journal:
                     journal.step(name, text, "begin", undo or [])

@@ -14,7 +14,7 @@ import yaml
 
 from procedures import record
 
-TITLE = "手順書のコマンド (このステップが実施または置き換えるもの)"
+TITLE = "the manual's command (what this step performs or replaces)"  # the record shows it in its language
 FILE = Path(__file__).resolve().parents[2] / "features" / "manual_commands.yaml"
 
 

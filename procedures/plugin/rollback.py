@@ -90,7 +90,7 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
     links = embed.linked_rollbacks(tags)
     if failure is None:
         for link in links:
-            with allure.step(f"ROLLBACK {link}: not needed, every step passed"):
+            with record.step(f"ROLLBACK {link}: not needed, every step passed"):
                 pass
         return None
     error: RollbackFailed | None = request.node.stash.get(ROLLBACK_ERROR, None)
@@ -140,10 +140,10 @@ def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) 
 
     Whatever goes wrong here is recorded and never hides the failed rollback itself.
     """
-    with allure.step("ESCALATION: incident bundle and escalation notice"):
+    with record.step("ESCALATION: incident bundle and escalation notice"):
         m = request.node.stash.get(embed.MAINTENANCE, None)
         if m is None:  # the test never reached its targets: there is nothing to collect from
-            allure.attach("this test has no maintenance targets", name="escalation skipped")
+            record.text("escalation skipped", "this test has no maintenance targets")
             return
         try:
             archive = str(incident.collect(m, f"procedure failed at {cause}\n\n{error}"))
@@ -156,7 +156,7 @@ def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) 
                 "escalation", m.plan, finished=plan_time(m.plan, datetime.now().astimezone()), reason=cause,
                 rollback_error=str(error).splitlines()[0], services=services, incident=archive, owner=owner))
         except (ProcedureError, OSError) as exc:
-            allure.attach(f"escalation incomplete: {type(exc).__name__}: {exc}", name="escalation problem")
+            record.text("escalation problem", f"escalation incomplete: {type(exc).__name__}: {exc}")
 
 
 def failure_of(request: pytest.FixtureRequest) -> str | None:

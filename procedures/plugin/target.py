@@ -10,6 +10,7 @@ import pytest
 
 from procedures.config.plan import load_plan
 from procedures.errors import ConfigError
+from procedures.record import i18n
 from procedures.record.secrets import redact
 from procedures.run.dryrun import DryRun
 from procedures.run.maintenance import Maintenance
@@ -36,7 +37,7 @@ def validate_given(config: pytest.Config) -> None:
         raise pytest.UsageError("--inventory needs a --plan that says what to change")
     try:
         if inventory:
-            config.stash[MAINTENANCE] = Maintenance.load(Path(inventory), Path(plan), _dry_run(config))
+            _load(config, Path(inventory), Path(plan))
         elif plan:
             load_plan(Path(plan))
     except ConfigError as exc:
@@ -76,8 +77,13 @@ def maintenance(config: pytest.Config) -> Maintenance:
             raise pytest.UsageError("no target: give --inventory and --plan (the inventory of the site to maintain)")
         inventory, plan = found
         given = config.getoption("plan")
-        config.stash[MAINTENANCE] = Maintenance.load(inventory, Path(given) if given else plan, _dry_run(config))
+        _load(config, inventory, Path(given) if given else plan)
     return config.stash[MAINTENANCE]
+
+
+def _load(config: pytest.Config, inventory: Path, plan: Path) -> None:
+    config.stash[MAINTENANCE] = m = Maintenance.load(inventory, plan, _dry_run(config))
+    i18n.use(m.plan.language)  # the record's language, decided once for the run
 
 
 def _dry_run(config: pytest.Config) -> DryRun | None:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import allure
 
+from procedures.record.i18n import language
+from procedures.record.i18n import words as words  # titles in the record's language, for callers composing one
 from procedures.record.secrets import redact
 
 if TYPE_CHECKING:
@@ -44,10 +46,10 @@ def data(name: str, value: Any) -> None:
 def _attach(name: str, body: str, kind: Any) -> None:
     summary = _POLL.get()
     if summary is not None:
-        summary.add(redact(name), redact(body))
+        summary.add(redact(words(name)), redact(body))
         return
     try:
-        allure.attach(redact(body), name=redact(name), attachment_type=kind)
+        allure.attach(redact(body), name=redact(words(name)), attachment_type=kind)
     except KeyError:  # outside any test (the end of the session): there is no step to attach to
         log.info("%s: %s", redact(name), redact(body)[:2000])
 
@@ -60,7 +62,7 @@ def command(result: CommandResult, purpose: str = "") -> None:
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
     log.info("%s: `%s` rc=%s (%.3fs)", result.host, result.command, result.rc, result.seconds)
-    text(f"{result.host}: {purpose or _short(result.command)} → rc {result.rc}", body)
+    text(f"{result.host}: {words(purpose) or _short(result.command)} → rc {result.rc}", body)
 
 
 def http(method: str, url: str, request_headers: dict[str, str], status: int | None,
@@ -78,7 +80,7 @@ def http(method: str, url: str, request_headers: dict[str, str], status: int | N
 @contextlib.contextmanager
 def step(title: str) -> Iterator[None]:
     """A nested step in the record (an action inside a Gherkin step)."""
-    with allure.step(redact(title)):
+    with allure.step(redact(words(title))):
         yield
 
 
@@ -119,17 +121,28 @@ class _Summary:
         return sum(seen[0] for seen in self.answers.values())
 
     def render(self, outcome: str) -> str:
-        lines = [f"waited for: {self.what}", f"outcome: {outcome}", f"exchanges: {self.count}"]
+        say = _SUMMARY_WORDS[language()]
+        head, _, rest = outcome.partition(":")
+        lines = [f"{say['what']}: {words(self.what)}", f"{say['outcome']}: {words(head)}{':' + rest if rest else ''}",
+                 f"{say['count']}: {self.count}"]
         if self.first and self.last:
-            lines.append(f"from {self.first.at:%H:%M:%S.%f}"[:-3] + f" to {self.last.at:%H:%M:%S.%f}"[:-3]
-                         + f" ({(self.last.at - self.first.at).total_seconds():.1f} s)")
-        lines += ["", "distinct answers (count, first – last seen):"]
+            lines.append(say["span"].format(f"{self.first.at:%H:%M:%S.%f}"[:-3], f"{self.last.at:%H:%M:%S.%f}"[:-3],
+                                            (self.last.at - self.first.at).total_seconds()))
+        lines += ["", say["distinct"]]
         lines += [f"  {n:>5} × {name}   ({a:%H:%M:%S} – {b:%H:%M:%S})" for (name, _), (n, a, b) in self.answers.items()]
-        for title, exchange in (("first", self.first), ("last", self.last)):
+        for which, exchange in (("first", self.first), ("last", self.last)):
             if exchange is not None:
-                lines += ["", f"--- {title} exchange, {exchange.at:%H:%M:%S.%f}"[:-3] + f": {exchange.name}",
-                          exchange.body]
+                lines += ["", f"--- {say[which]}, {exchange.at:%H:%M:%S.%f}"[:-3] + f": {exchange.name}", exchange.body]
         return "\n".join(lines)
+
+
+_SUMMARY_WORDS = {
+    "en": {"what": "waited for", "outcome": "outcome", "count": "exchanges", "span": "from {} to {} ({:.1f} s)",
+           "distinct": "distinct answers (count, first – last seen):", "first": "first exchange",
+           "last": "last exchange"},
+    "ja": {"what": "待機した対象", "outcome": "結果", "count": "応答の回数", "span": "{} から {} まで ({:.1f} 秒)",
+           "distinct": "異なる応答 (回数、最初 – 最後に見た時刻):", "first": "最初の応答", "last": "最後の応答"},
+}
 
 
 _POLL: contextvars.ContextVar[_Summary | None] = contextvars.ContextVar("flatnet_record_poll", default=None)

@@ -20,8 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import allure
-
 from procedures import record
 from procedures.config.inventory import HostSpec
 from procedures.errors import ConfigError, ProcedureError, RollbackFailed, VerificationFailed
@@ -95,7 +93,7 @@ class FleetUpdate:
             for number, batch in enumerate(self._batches, 1):
                 title = f"batch {number}/{len(self._batches)}: {', '.join(m.name for m in batch)}"
                 live.say(f"▶ {title}")
-                with allure.step(title):
+                with record.step(title):
                     self._in_parallel(batch, lambda m: self._one(m, update, rollback))
                     failed = [m.name for m in batch if self.outcomes[m.name].status != "updated"]
                     share = 100 * len(failed) / len(batch)
@@ -129,7 +127,7 @@ class FleetUpdate:
         for number, batch in enumerate(self.rolling.batches([m.name for m in targets]), 1):
             members = [m for m in targets if m.name in batch]
             live.say(f"▶ rollback batch {number}: {', '.join(batch)}")
-            with allure.step(f"rollback batch {number}: {', '.join(batch)}"):
+            with record.step(f"rollback batch {number}: {', '.join(batch)}"):
                 self._in_parallel(members, lambda m: self._back(m, rollback))
             for member in members:
                 live.say(f"  {member.name}: {self.outcomes[member.name].status}")
@@ -156,7 +154,7 @@ class FleetUpdate:
         outcome, job = self.outcomes[member.name], self._job(member)
         started = time.monotonic()
         try:
-            with allure.step(f"{member.name}: update"), live.quiet():
+            with record.step(f"{member.name}: update"), live.quiet():
                 _steps(update, job)
             outcome.status = "updated"
         except Exception as exc:  # noqa: BLE001 - any failure of the host's procedure rolls that host back
@@ -170,7 +168,7 @@ class FleetUpdate:
     def _back(self, member: Member, rollback: Sequence[HostStep], done: str = "rolled back with the fleet") -> None:
         outcome = self.outcomes[member.name]
         try:
-            with allure.step(f"{member.name}: ROLLBACK"), live.quiet():
+            with record.step(f"{member.name}: ROLLBACK"), live.quiet():
                 _steps(rollback, self._job(member))
             outcome.status = done
         except Exception as exc:  # noqa: BLE001 - reported per host, and by verify_rolled_back
@@ -192,7 +190,7 @@ class FleetUpdate:
 
 def _steps(steps: Sequence[HostStep], job: GatewayUpdate) -> None:
     for text, step in steps:
-        with allure.step(text):
+        with record.step(text):
             step(job)
 
 
