@@ -35,6 +35,7 @@ from common import PROJECT, bash, measured, median, pytest_run, scratch, table, 
 
 from procedures.drivers.prober import Prober, ProbeReport
 from procedures.lab import Lab, gateway
+from procedures.record.i18n import words
 
 PLAYBOOK = PROJECT / "bench/ansible/gateway_update.yml"
 FEATURE = "features/gateway_update.feature"
@@ -43,14 +44,14 @@ POLL = 0.01  # ours: the pid file and the health answers are polled every 10 ms
 
 
 def attachments(results: Path, name: str) -> list[dict]:
-    """Every JSON attachment called ``name`` in a run's record."""
+    """Every JSON attachment called ``name`` in a run's record (its title in the record's language: Japanese)."""
     found = []
     for result in results.glob("*-result.json"):
         stack = [json.loads(result.read_text())]
         while stack:
             node = stack.pop()
             found += [json.loads((results / a["source"]).read_text())
-                      for a in node.get("attachments", []) if a["name"] == name]
+                      for a in node.get("attachments", []) if a["name"] == words(name)]
             stack += node.get("steps", [])
     return found
 

@@ -52,13 +52,18 @@ def silenced(maintenance: Maintenance) -> None:
 
 
 @then("作業ログが記録されている")
-def recorded(request: pytest.FixtureRequest) -> None:
-    checklists.work_log_recorded(request.config.option.allure_report_dir)
+def recorded(request: pytest.FixtureRequest, maintenance: Maintenance) -> None:
+    checklists.work_log_recorded(maintenance, request.config.option.allure_report_dir)
 
 
 @then("実施した全手順が動作確認済みである")
 def verified(maintenance: Maintenance) -> None:
     checklists.each_step_verified(maintenance)
+
+
+@then("問題が起きてもすぐにロールバックを判断できる時間が残っている")
+def time_to_decide(workflow: Workflow) -> None:
+    checklists.time_left_to_roll_back(workflow)
 
 
 @then("全サービスが正常である")

@@ -51,8 +51,8 @@ def network(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
 
 
 @then("再起動まで古い設定で動作するコンテナを報告する")
-def report(cni_update: CniUpdate) -> None:
-    cni_update.report_running_containers()
+def report(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
+    decisions.verify("再起動まで古い設定で動作するコンテナを報告する", cni_update.report_running_containers)
 
 
 @when("記録したバックアップからプラグインと conflist を復元する")

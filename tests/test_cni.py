@@ -18,7 +18,7 @@ from procedures.lab import Lab
 from procedures.lab.cni import CURRENT_VERSION, NEW_VERSION, TEST_IMAGE, CniLab
 from procedures.lab.processes import owned_pids
 from procedures.run.maintenance import Maintenance
-from tests.conftest import run_features
+from tests.conftest import paused_run, run_features
 
 # One lab per module: ./maint test runs with --dist loadfile, so a module stays on one worker
 # (loadgroup does not group under pytest 9.2: pytest-xdist#1386).
@@ -92,6 +92,24 @@ def test_a_faulty_build_is_rolled_back(clab: Lab, tmp_path: Path, fault: str) ->
         decisions = [json.loads(p.read_text()) for p in run.results.glob("*-attachment.json")
                      if '"failure_class"' in p.read_text()]
         assert [(d["failure_class"], d["action"]) for d in decisions] == [("service_down", "rollback")], run.output
+
+
+def test_a_container_that_stops_during_the_update_fails_it_and_rolls_back(clab: Lab, tmp_path: Path) -> None:
+    """The manual's 'running containers keep the old setup until they restart' is checked, not only reported:
+    a container that ran on the network before the update must still run after it."""
+    before = state(clab)
+    podman = cni(clab).podman
+    podman.run("podman", "run", "-d", "--name", "resident", "--network", "flatnet", TEST_IMAGE, "sleep", "600")
+    try:
+        run = paused_run(clab, tmp_path, "before:再起動まで古い設定で動作するコンテナを報告する",
+                         lambda: podman.run("podman", "rm", "-f", "-t", "0", "resident"), FEATURE)
+    finally:
+        podman.run("podman", "rm", "-f", "-t", "0", "--ignore", "resident", check=False)
+    assert run.rc == 1, run.output
+    assert "containers that ran on flatnet before the update are gone: resident" in run.output
+    assert "rolled back (cni-rollback)" in run.output
+    assert state(clab) == before
+    assert leftovers(clab) == {"netns": [], "veth": [], "containers": []}
 
 
 def test_an_emergency_rollback_on_a_later_day_restores_the_recorded_backup(clab: Lab, tmp_path: Path) -> None:

@@ -89,11 +89,14 @@ class MonitoringStack:
                                         "state": info["State"]["Status"]}
         return found
 
+    def absent_images(self, images: list[str]) -> list[str]:
+        """Which of ``images`` this host does not hold."""
+        return [image for image in images
+                if self.podman("image", "exists", image, purpose=f"is {image} here", check=False).rc != 0]
+
     def require_images(self, images: list[str]) -> None:
         """Raise unless every image is present locally (the stack is not stopped without them)."""
-        missing: list[str] = self.host.after_changes(lambda: [  # after a withheld pull, none would be missing
-            image for image in images
-            if self.podman("image", "exists", image, purpose=f"is {image} here", check=False).rc != 0], [])
+        missing: list[str] = self.host.after_changes(lambda: self.absent_images(images), [])  # a withheld pull: none
         if missing:
             raise DriverError(f"could not pull {', '.join(missing)}: not in the registry? The stack was not stopped.")
 

@@ -21,7 +21,7 @@ from procedures.notices import Kind
 from procedures.record.work_report import NAME as WORK_REPORT
 from procedures.runbooks.recovery import LogWatch, check_services, require_healthy
 from procedures.runbooks.silences import ours
-from procedures.runbooks.workflow import LOG_MARKS, Workflow, backup_target, procedures_for
+from procedures.runbooks.workflow import LOG_MARKS, Workflow, backup_target, current_version, procedures_for
 
 if TYPE_CHECKING:
     from procedures.host import Host
@@ -75,12 +75,35 @@ def backups_verified(w: Workflow) -> None:
 
 
 def rollbacks_present(w: Workflow, rollbacks_of: Callable[[str], list[str]]) -> None:
-    """Every planned procedure exists and links a rollback scenario that exists."""
+    """Every planned procedure links a rollback, and what that rollback returns to is there on the target.
+
+    A rollback goes back to what runs now: the gateway's current release, the monitoring images the
+    compose file names (restarted without the registry), the CNI plugin and the Nebula binary in place.
+    """
     found = {procedure: rollbacks_of(procedure) for _, procedure in procedures_for(w.plan.changes)}
     missing = [procedure for procedure, links in found.items() if not links]
     if missing:
         raise PreconditionFailed(f"no rollback scenario for: {', '.join(missing)}")
-    record.data("rollback scenarios", found)
+    returns_to = {component: _what_the_rollback_returns_to(w.m, component)
+                  for component, _ in procedures_for(w.plan.changes)}
+    record.data("rollback scenarios", {"scenarios": found, "returns to": returns_to})
+
+
+def _what_the_rollback_returns_to(m: Maintenance, component: str) -> object:
+    if component == "monitoring":
+        stack = m.monitoring()
+        images = stack.compose_images()
+        absent = stack.absent_images(list(images.values()))
+        if absent:
+            raise PreconditionFailed(
+                f"the monitoring rollback restarts the stack with {', '.join(absent)}, which {stack.host.name} does "
+                f"not hold: without it a rollback needs the registry. Pull it on {stack.host.name} before the window")
+        return images
+    now = current_version(m, component)
+    if not now:
+        raise PreconditionFailed(f"the {component} rollback has nothing to return to: the running {component} does "
+                                 f"not tell its version on {getattr(m, component)().host.name}; check it first")
+    return now
 
 
 def releases_staged(w: Workflow) -> None:
@@ -118,11 +141,30 @@ def _checksummed(host: Host, path: str) -> dict[str, str]:
 
 
 def staging_verification(w: Workflow) -> None:
+    """Verified on staging means a staging run's record, here, in which every procedure passed."""
     staging = w.plan.staging
     if staging is None:
         raise PreconditionFailed("the plan says nothing about staging verification: give staging.verified "
                                  "(the evidence) or staging.not_applicable (why)")
-    record.data("staging verification", staging.model_dump(exclude_none=True))
+    evidence = staging.model_dump(exclude_none=True)
+    if staging.verified is not None:
+        evidence["results"] = _staging_results(Path(staging.verified), w.m.plan_path)
+    record.data("staging verification", evidence)
+
+
+def _staging_results(where: Path, plan_path: Path) -> dict[str, str]:
+    folder = where / "allure-results" if (where / "allure-results").is_dir() else where
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*-result.json"))]
+    if not results:
+        raise PreconditionFailed(
+            f"staging.verified ({where}) is not the record of a staging run: give the folder of that run's "
+            f"record (reports/runs/<time>) in {plan_path}, or staging.not_applicable with why")
+    outcome = {r["name"]: r["status"] for r in results}
+    failed = sorted(name for name, status in outcome.items() if status != "passed")
+    if failed:
+        raise PreconditionFailed(f"the staging run recorded in {where} did not pass: {', '.join(failed)}. "
+                                 "Fix it on staging and run it again before the window")
+    return outcome
 
 
 # -- 実施中チェックリスト (during) ---------------------------------------------------------------
@@ -135,14 +177,24 @@ def silence_active(m: Maintenance) -> None:
     record.data("active maintenance silences", [{"id": s["id"], "endsAt": s["endsAt"]} for s in active])
 
 
-def work_log_recorded(results_dir: str | None) -> None:
-    """A probe written to the record must be on disk: the record is being written as the work goes."""
+def work_log_recorded(m: Maintenance, results_dir: str | None) -> None:
+    """The work done so far is on disk: this run's procedure steps in the journal, their evidence in the record."""
     if not results_dir:
         raise VerificationFailed("no Allure results folder: this run is not being recorded")
-    probe = f"work-log-probe {datetime.now(UTC).isoformat()}"
-    record.text("work log probe", probe)
-    if not any(probe in p.read_text(errors="replace") for p in Path(results_dir).glob("*-attachment.txt")):
-        raise VerificationFailed(f"the record in {results_dir} is not being written")
+    journal = m.journal()
+    steps = [e for e in journal.entries() if e["run"] == str(m.run_dir) and "phase" in e
+             and not e["scenario"].endswith("checklist")]
+    if not steps:
+        raise VerificationFailed(f"the work log ({journal.path}) holds no procedure step of this run: "
+                                 f"nothing of maintenance {m.plan.id} has been done and logged yet")
+    since = datetime.fromisoformat(steps[0]["at"]).timestamp()
+    written = [p for p in Path(results_dir).glob("*-attachment*") if p.stat().st_mtime >= since]
+    if not written:
+        raise VerificationFailed(f"the record in {results_dir} holds no evidence of this run's steps: "
+                                 "it is not being written (disk full? permissions?)")
+    record.data("work log", {"journal": str(journal.path), "procedure steps logged": len(steps),
+                             "last": f"{steps[-1]['scenario']}: {steps[-1]['step']}",
+                             "evidence files written": len(written)})
 
 
 def each_step_verified(m: Maintenance) -> None:
@@ -155,6 +207,18 @@ def each_step_verified(m: Maintenance) -> None:
     if unverified:
         raise VerificationFailed(f"not verified: {unverified}")
     record.data("procedures of this run and how they ended", closed)
+
+
+def time_left_to_roll_back(w: Workflow) -> None:
+    """問題発生時はすぐにロールバックを判断: a problem found now can still be decided and rolled back in the window."""
+    window, now = w.plan.window or w.complete_plan(), datetime.now(UTC)
+    left, needed = (window.ends - now).total_seconds() / 60, w.plan.minutes_needed()
+    if left < needed:
+        raise VerificationFailed(
+            f"{max(left, 0):.0f} minutes are left in the maintenance window, and a rollback decision with its "
+            f"rollback may need {needed:.0f}: decide now (roll back), or extend the window in {w.m.plan_path}")
+    record.data("time left to decide and roll back", {"minutes left": round(left, 1),
+                                                       "minutes needed at worst": round(needed, 1)})
 
 
 # -- 事後チェックリスト (after) ----------------------------------------------------------------
@@ -173,7 +237,8 @@ def logs_clean(w: Workflow) -> None:
 
 def silence_expired(m: Maintenance) -> None:
     if m.inventory.components.monitoring is None:
-        return
+        raise VerificationFailed("the inventory names no Alertmanager, so whether alerts are still silenced "
+                                 "cannot be checked: look at the site's alerting by hand, or add monitoring")
     active = ours(m.monitoring().alertmanager, m.plan.id)
     if active:
         raise VerificationFailed(f"maintenance silences still active: {', '.join(s['id'] for s in active)}")

@@ -66,10 +66,19 @@ class CniUpdate(Procedure):
         self.plugin.add_check_del()
 
     def report_running_containers(self) -> None:
-        """The manual's note: running containers keep their old network setup until they restart."""
-        names = ", ".join(c["name"] for c in self.running) or "none"
+        """The manual's note: running containers keep their old network setup until they restart.
+
+        They must still be running: a new plugin binary never touches them, so one that is gone was hurt.
+        """
+        now = {c["id"] for c in self.plugin.containers_on_network()}
+        gone = [c["name"] for c in self.running if c["id"] not in now]
+        names = ", ".join(c["name"] for c in self.running if c["id"] in now) or "none"
         record.text("containers still on the old network setup",
-                    f"These keep the network the old plugin set up until they restart: {names}")
+                    f"These keep the network the old plugin set up until they restart: {names}"
+                    + (f"\nGone since the update began: {', '.join(gone)}" if gone else ""))
+        if gone:
+            raise VerificationFailed(f"containers that ran on {self.plugin.c.network} before the update are gone: "
+                                     f"{', '.join(gone)}. Look at why (podman ps -a, their logs)")
 
     # -- rollback ------------------------------------------------------------------------
     def _recorded(self) -> backups.Backup:
