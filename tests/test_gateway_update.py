@@ -13,8 +13,10 @@ import pytest
 
 from procedures.drivers.prober import Prober
 from procedures.lab import Lab, gateway
+from procedures.lab.mailbox import Mailbox
 from procedures.lab.processes import owned_pids
-from tests.conftest import paused_run, with_gateway_settings
+from procedures.run.pids import alive
+from tests.conftest import lab_files_changed, paused_run, run_features, with_gateway_settings
 from tests.gateway_observed import live_hashes, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -115,6 +117,26 @@ def test_a_rollback_that_fails_is_loud(lab: Lab, features) -> None:
     [result] = run.result_files()
     assert result["status"] == "broken"
     assert "ROLLBACK-FAILED" in {label["value"] for label in result["labels"] if label["name"] == "tag"}
+
+
+def test_a_failed_rollback_can_stop_the_service_and_tell_the_users(lab: Lab, tmp_path: Path) -> None:
+    """ロールバック失敗時: the escalation reaches the development team, not the users; with the plan's
+    on_rollback_failure: stop_service the gateway is stopped (the release that refuses a clean stop, by PID)
+    and the users are told."""
+    mails_before, master_before = len(Mailbox(lab.root).mails()), lab.gateway_pid()
+    lab.use_fault("stuck-stop")
+    files = lab_files_changed(lab, tmp_path, lambda _, plan: plan.update(on_rollback_failure="stop_service"))
+    run = run_features(lab, tmp_path, FEATURE, *files)
+    assert run.rc == 12, run.output
+
+    assert lab.gateway_pid() is None and master_before is not None and not alive(master_before)
+    with pytest.raises(httpx.ConnectError):  # nothing answers on the gateway's port any more
+        httpx.get(f"http://127.0.0.1:{lab.state.http_port}/", timeout=2)
+    mails = {m["Subject"]: m for m in Mailbox(lab.root).mails()[mails_before:]}
+    assert mails["【緊急】Flatnet メンテナンス ロールバック失敗"]["To"] == "dev-team@localhost"
+    stopped = mails["【重要】Flatnet サービス停止のお知らせ"]
+    assert stopped["To"] == "ops@localhost, users@localhost"
+    assert "・Gateway (OpenResty)" in stopped.get_content()
 
 
 def test_emergency_rollback_by_name(lab: Lab, features) -> None:

@@ -170,11 +170,23 @@ class WebhookChannel(Strict):
     timeout: Seconds = 10
 
 
-class Notify(Strict):
-    """Where notices go besides the records folder, where they are always written."""
+class Escalation(Strict):
+    """The development team's channels (ロールバック失敗時: 開発チームにエスカレーション), never the users'."""
 
     smtp: SmtpChannel | None = None
     webhook: WebhookChannel | None = None
+
+
+class Notify(Strict):
+    """Where notices go besides the records folder, where they are always written.
+
+    ``smtp``/``webhook`` reach the users; ``escalation`` reaches the development team, and only it
+    takes the escalation notice (without it, that notice is written to the records folder only).
+    """
+
+    smtp: SmtpChannel | None = None
+    webhook: WebhookChannel | None = None
+    escalation: Escalation | None = None
 
 
 class ImmediateRule(Strict):
@@ -250,6 +262,8 @@ class Plan(Strict):
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     language: Literal["ja", "en"] = "ja"  # the record's: its interface, outcome lines and summaries
+    # ロールバック失敗時 「必要に応じてサービスを停止」: stop the affected service and tell its users
+    on_rollback_failure: Literal["keep_running", "stop_service"] = "keep_running"
     records_dir: AbsolutePath | None = None  # notices, their ledger, the work report (default reports/maintenance/<id>)
     window: Window | None = None
     impact: Impact | None = None

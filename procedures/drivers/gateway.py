@@ -289,9 +289,7 @@ class Gateway:
         orphans = [entry.pid for entry in processes.strays(listening, masters) if entry.is_nginx]
         if not orphans:
             return
-        pids = " ".join(str(pid) for pid in orphans)
-        self.host.run(f"kill -TERM {pids} 2>/dev/null; for i in $(seq 100); do kill -0 {pids} 2>/dev/null || exit 0;"
-                      f" sleep 0.02; done; kill -KILL {pids} 2>/dev/null; true",
+        self.host.run(processes.terminate(orphans),
                       purpose="stop gateway workers left without their master (TERM, then KILL)", change=True)
 
     @contextlib.contextmanager

@@ -75,3 +75,10 @@ def problem(listening: dict[int, Listener], master: int, previous: int | None) -
     if not any(entry.parent == master for entry in listening.values()):
         return f"master {master} has no worker on the gateway's ports"
     return None
+
+
+def terminate(pids: list[int]) -> str:
+    """A POSIX shell command: TERM to each PID, up to 2 s for them to go, then KILL; only the PIDs named."""
+    named = " ".join(str(pid) for pid in pids)
+    return (f"kill -TERM {named} 2>/dev/null; for i in $(seq 100); do kill -0 {named} 2>/dev/null || exit 0;"
+            f" sleep 0.02; done; kill -KILL {named} 2>/dev/null; true")

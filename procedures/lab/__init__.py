@@ -328,6 +328,8 @@ class Lab:
             notify["smtp"] = {"port": state.smtp_port, "sender": "flatnet-maintenance@localhost",
                               "recipients": ["ops@localhost", "users@localhost"]}
             notify["webhook"] = {"url": f"http://127.0.0.1:{state.webhook_port}/notices"}
+            notify["escalation"] = {"smtp": {"port": state.smtp_port, "sender": "flatnet-maintenance@localhost",
+                                             "recipients": ["dev-team@localhost"]}}  # the development team
         return {
             "records_dir": str(self.root / "maintenance"),
             "window": {"start": (now - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M"),

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from procedures import record
-from procedures.config.plan import Plan, Window
+from procedures.config.plan import Escalation, Notify, Plan, Window
 from procedures.errors import ConfigError, DeliveryFailed
 from procedures.notices import channels
 from procedures.run.dryrun import DryRun, withholding
 
-Kind = Literal["announcement", "completion", "rollback", "escalation"]
+Kind = Literal["announcement", "completion", "rollback", "escalation", "suspension"]
 LEDGER = "deliveries.json"
 
 
@@ -99,16 +99,17 @@ class Notifier:
     def send(self, notice: Notice) -> list[Delivery]:
         dry = withholding(self.dry_run)
         if dry is not None:
-            dry.action(f"send the {notice.kind} notice to {', '.join(self.channels())}", notice.text)
+            dry.action(f"send the {notice.kind} notice to {', '.join(self.channels(notice.kind))}", notice.text)
             at = datetime.now().astimezone().isoformat(timespec="seconds")
             self._would_deliver += [Delivery(notice.kind, channel, "", True, "withheld (dry run)", at)
-                                    for channel in self.channels()]
+                                    for channel in self.channels(notice.kind)]
             return []
         with record.step(f"notice: {notice.subject}"):
             record.text(f"{notice.kind} notice ({notice.subject})", notice.text)
             sends: list[tuple[str, str, Callable[[], str]]] = [
                 ("file", str(self.directory), lambda: channels.to_file(self.directory, notice))]
-            smtp, webhook = self.plan.notify.smtp, self.plan.notify.webhook
+            reach = self._reach(notice.kind)
+            smtp, webhook = (reach.smtp, reach.webhook) if reach is not None else (None, None)
             if smtp is not None:
                 sends.append(("smtp", ", ".join(smtp.recipients), lambda: channels.to_smtp(smtp, notice)))
             if webhook is not None:
@@ -139,13 +140,18 @@ class Notifier:
         """The latest successful delivery of ``kind`` per channel."""
         return {d.channel: d for d in self.ledger() if d.kind == kind and d.ok}
 
-    def channels(self) -> list[str]:
-        return ["file"] + [name for name in ("smtp", "webhook") if getattr(self.plan.notify, name) is not None]
+    def _reach(self, kind: str) -> Notify | Escalation | None:
+        """Who a notice of ``kind`` reaches besides the file: the development team for an escalation, else users."""
+        return self.plan.notify.escalation if kind == "escalation" else self.plan.notify
+
+    def channels(self, kind: str) -> list[str]:
+        reach = self._reach(kind)
+        return ["file"] + [name for name in ("smtp", "webhook") if getattr(reach, name, None) is not None]
 
     def missing(self, kind: Kind) -> list[str]:
         """The plan's channels that have not taken a notice of ``kind`` yet."""
         delivered = self.delivered(kind)
-        return [channel for channel in self.channels() if channel not in delivered]
+        return [channel for channel in self.channels(kind) if channel not in delivered]
 
     def _append(self, delivery: Delivery) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

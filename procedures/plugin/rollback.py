@@ -27,7 +27,7 @@ from procedures.errors import ProcedureError, RollbackFailed
 from procedures.notices.wording import plan_time
 from procedures.plugin import embed, safety
 from procedures.plugin.bdd import Failed
-from procedures.runbooks import incident
+from procedures.runbooks import incident, outage
 
 if TYPE_CHECKING:
     from procedures.plugin.bdd import Feature, Scenario, ScenarioTemplate, Step
@@ -71,7 +71,7 @@ def on_step_failure(request: pytest.FixtureRequest, feature: Feature, scenario: 
         except RollbackFailed as exc:
             request.node.stash[ROLLBACK_ERROR] = exc
             _mark_failed(request, str(exc))
-            escalate(request, exc, f"{step.keyword} {step.name}: {exception}")
+            escalate(request, exc, f"{step.keyword} {step.name}: {exception}", tags)
             return
         request.node.user_properties.append(("rollback", f"{link}: passed"))
 
@@ -85,7 +85,7 @@ def after_scenario(request: pytest.FixtureRequest, feature: Feature, scenario: S
             _mark_failed(request, f"{scenario.name}: {failure[1]!r}")
             request.node.stash[ROLLBACK_ERROR] = RollbackFailed(f"{scenario.name}: {failure[1]}")
             escalate(request, request.node.stash[ROLLBACK_ERROR],
-                     f"{failure[0].keyword} {failure[0].name}: {failure[1]}")
+                     f"{failure[0].keyword} {failure[0].name}: {failure[1]}", tags)
         return None
     links = embed.linked_rollbacks(tags)
     if failure is None:
@@ -135,8 +135,10 @@ def run_rollback(request: pytest.FixtureRequest, template: ScenarioTemplate, fai
         ) from exc.cause
 
 
-def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) -> None:
-    """ロールバック失敗時の対処: keep the evidence in an incident bundle, then tell the plan's channels.
+def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str, tags: set[str]) -> None:
+    """ロールバック失敗時の対処: keep the evidence in an incident bundle, tell the development team (the plan's
+    escalation channels), and, when the plan says ``on_rollback_failure: stop_service``, stop the procedure's
+    components (its ``@component:`` tags) and tell the users.
 
     Whatever goes wrong here is recorded and never hides the failed rollback itself.
     """
@@ -155,6 +157,8 @@ def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str) 
             m.notifier().send(notices.render(
                 "escalation", m.plan, finished=plan_time(m.plan, datetime.now().astimezone()), reason=cause,
                 rollback_error=str(error).splitlines()[0], services=services, incident=archive, owner=owner))
+            if m.plan.on_rollback_failure == "stop_service":
+                outage.stop_and_tell(m, sorted(t.split(":", 1)[1] for t in tags if t.startswith("component:")), owner)
         except (ProcedureError, OSError) as exc:
             record.text("escalation problem", f"escalation incomplete: {type(exc).__name__}: {exc}")
 
