@@ -86,3 +86,89 @@ def test_start_process_keeps_each_argument_whole(windows: Host, throwaway: str) 
                                                               script, "-c", config], throwaway)))
     assert windows.wait_for(lambda: windows.files.exists(out), 20, "the started process to write its arguments")
     assert windows.files.read_text(out).splitlines() == ["-c", config]
+
+
+# -- the procedures themselves, end to end, on the real Windows host ---------------------------------
+# What the operator points to (README: "Preparing a Windows host for the smoke test"):
+CURRENT, NEW = os.environ.get("FLATNET_WINDOWS_OPENRESTY_CURRENT"), os.environ.get("FLATNET_WINDOWS_OPENRESTY_NEW")
+GATEWAY_PORT = int(os.environ.get("FLATNET_WINDOWS_GATEWAY_PORT", "18080"))
+NEBULA_ROOT = os.environ.get("FLATNET_WINDOWS_NEBULA_ROOT")
+NEBULA_SERVICE = os.environ.get("FLATNET_WINDOWS_NEBULA_SERVICE")
+NEBULA_RELEASE = os.environ.get("FLATNET_WINDOWS_NEBULA_RELEASE")
+HEALTH_CONF = """worker_processes 1;
+events {{ worker_connections 64; }}
+http {{
+  server {{
+    listen {port};
+    location = / {{ return 200 'Flatnet smoke gateway'; }}
+    location = /api/health {{ default_type application/json; return 200 '{{"status":"ok","version":"{version}"}}'; }}
+  }}
+}}
+"""
+
+
+def _host_entry(windows: Host) -> dict:
+    spec = windows.spec
+    if spec.transport == "wsl":
+        return {"transport": "wsl", "powershell": spec.powershell}
+    return {"transport": "winrm", "address": spec.address, "user": spec.user, "password_env": spec.password_env,
+            "scheme": spec.scheme, "auth": spec.auth, "ca_trust_path": spec.ca_trust_path}
+
+
+def _run(tmp_path: Path, feature: str, inventory: dict, plan: dict, *args: str) -> int:
+    from tests.conftest import run_with_inventory
+
+    run = run_with_inventory(tmp_path, feature, inventory, plan, *args)
+    print(run.output)
+    return run.rc
+
+
+@pytest.mark.skipif(not (CURRENT and NEW), reason="set FLATNET_WINDOWS_OPENRESTY_CURRENT and _NEW (two releases)")
+def test_the_gateway_feature_and_its_rollback_run_on_windows(windows: Host, throwaway: str, tmp_path: Path) -> None:
+    """The real procedure against a throwaway root holding the two releases: the update, then the emergency
+    rollback in a later run; the same scripts the stand-in tests assert (tests/test_windows_gateway.py)."""
+    files = windows.files
+    versions = {}
+    for name, source in (("openresty", CURRENT), ("releases\\openresty-new", NEW)):
+        target = files.join(throwaway, name)
+        files.make_dir(files.join(throwaway, "releases"))
+        files.replace_tree(str(source), target)
+        version = windows.run(ps.script(f"Set-Location -LiteralPath {ps.quote(target)}",
+                                        ps.native_stderr_ok(files.join(target, "nginx.exe"), "-v"))).stdout
+        versions[name] = version.strip().rsplit("/", 1)[-1]
+        files.write_text(files.join(target, "conf", "nginx.conf"), HEALTH_CONF.format(port=GATEWAY_PORT,
+                                                                                       version=versions[name]))
+    address = windows.spec.address or "127.0.0.1"
+    inventory = {"name": "windows-smoke", "hosts": {"win": _host_entry(windows)}, "components": {"gateway": {
+        # each release keeps its own nginx.conf (it names its version); the site's shared file is mime.types
+        "host": "win", "flavor": "windows", "root": throwaway, "site_config": ["conf/mime.types"],
+        "front": {"url": f"http://{address}:{GATEWAY_PORT}/"},
+        "health": {"url": f"http://{address}:{GATEWAY_PORT}/api/health", "version_field": "version"}}}}
+    plan = {"id": "windows-smoke", "changes": {"gateway": {"release": files.join(throwaway, "releases\\openresty-new"),
+                                                            "version": versions["releases\\openresty-new"]}}}
+    live = files.join(throwaway, "openresty")
+    windows.run(ps.script(ps.start_process(files.join(live, "nginx.exe"), [], live)))
+    try:
+        assert _run(tmp_path / "update", "features/gateway_update.feature", inventory, plan) == 0
+        assert _run(tmp_path / "rollback", "features/gateway_update.feature", inventory, plan,
+                    "--run-rollback", "gateway-rollback") == 0
+    finally:
+        windows.run(ps.script(f"Set-Location -LiteralPath {ps.quote(live)}",
+                              ps.native_stderr_ok(files.join(live, "nginx.exe"), "-s", "stop")), check=False)
+
+
+@pytest.mark.skipif(not (NEBULA_ROOT and NEBULA_SERVICE and NEBULA_RELEASE),
+                    reason="set FLATNET_WINDOWS_NEBULA_ROOT, _SERVICE and _RELEASE (a throwaway Nebula service)")
+def test_the_nebula_feature_and_its_rollback_run_on_windows(windows: Host, tmp_path: Path) -> None:
+    """The real procedure against a throwaway Nebula service the operator set up under its own root."""
+    root = str(NEBULA_ROOT)
+    inventory = {"name": "windows-smoke", "hosts": {"win": _host_entry(windows)}, "components": {"nebula": {
+        "host": "win", "service": {"manager": "windows", "name": NEBULA_SERVICE},
+        "bin_dir": f"{root}\\nebula", "config": f"{root}\\config\\nebula\\config.yaml",
+        "cert": f"{root}\\config\\nebula\\host.crt", "ca_dir": f"{root}\\pki", "backups_dir": f"{root}\\backups",
+        "log": f"{root}\\logs\\nebula.log",
+        "lighthouse_ip": os.environ.get("FLATNET_WINDOWS_NEBULA_LIGHTHOUSE", "10.100.0.1")}}}
+    plan = {"id": "windows-smoke-nebula", "changes": {"nebula": {"release": NEBULA_RELEASE}}}
+    assert _run(tmp_path / "update", "features/nebula_update.feature", inventory, plan, "-k", "update") == 0
+    assert _run(tmp_path / "rollback", "features/nebula_update.feature", inventory, plan,
+                "--run-rollback", "nebula-rollback") == 0
