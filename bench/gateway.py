@@ -38,6 +38,7 @@ from procedures.lab import Lab, gateway
 from procedures.record.i18n import words
 
 PLAYBOOK = PROJECT / "bench/ansible/gateway_update.yml"
+BINARY_UPGRADE_PLAYBOOK = PROJECT / "bench/ansible/gateway_binary_upgrade.yml"  # ours' hand-over, as a playbook
 FEATURE = "features/gateway_update.feature"
 RATE = 1000
 POLL = 0.01  # ours: the pid file and the health answers are polled every 10 ms
@@ -103,10 +104,10 @@ def under_load(lab: Lab, update: Callable[[], object], reset: Callable[[], objec
     return reports
 
 
-def ansible(lab: Lab, *extra: str) -> subprocess.CompletedProcess[str]:
+def ansible(lab: Lab, *extra: str, playbook: Path = PLAYBOOK) -> subprocess.CompletedProcess[str]:
     venv = Path(sys.executable).parent
     return subprocess.run(
-        [str(venv / "ansible-playbook"), "-i", "localhost,", str(PLAYBOOK),
+        [str(venv / "ansible-playbook"), "-i", "localhost,", str(playbook),
          "-e", f"ansible_python_interpreter={sys.executable}", "-e", f"root={lab.flatnet}",
          "-e", f"health_url=http://127.0.0.1:{lab.state.api_port}/api/health",
          "-e", f"version={gateway.NEW_VERSION}", "-e", f"backup={lab.flatnet}/backups/ansible-{time.time_ns()}",
@@ -135,7 +136,7 @@ def main() -> None:
         stop_start = stop_start_inventory(lab)
         shrunk = under_load(lab, lambda: pytest_run(lab, FEATURE, *stop_start), lambda: reset_ours(lab), args.updates)
         # 2. end to end, and the procedure inside it; then method-equal: both stop and start, both poll at 0.01 s
-        ours_wall, ours_inside, ansible_wall, ours_stop_start, ansible_poll = [], [], [], [], []
+        ours_wall, ours_inside, ansible_wall, ours_stop_start, ansible_poll, ansible_usr2 = [], [], [], [], [], []
         for _ in range(args.runs):
             seconds, run = measured(lambda: pytest_run(lab, FEATURE))
             ours_wall.append(seconds)
@@ -143,21 +144,25 @@ def main() -> None:
             reset_ours(lab)
             ours_stop_start.append(timed(lambda: pytest_run(lab, FEATURE, *stop_start)))
             reset_ours(lab)
-            for wall, extra in ((ansible_wall, ()), (ansible_poll, ("-e", f"poll={POLL}"))):
-                seconds, playbook = measured(lambda extra=extra: ansible(lab, "-e", release(lab), *extra))
+            for wall, extra, book in ((ansible_wall, (), PLAYBOOK), (ansible_poll, ("-e", f"poll={POLL}"), PLAYBOOK),
+                                      (ansible_usr2, ("-e", f"poll={POLL}"), BINARY_UPGRADE_PLAYBOOK)):
+                seconds, playbook = measured(lambda extra=extra, book=book: ansible(lab, "-e", release(lab), *extra,
+                                                                                   playbook=book))
                 if playbook.returncode != 0:
                     raise RuntimeError(f"the Ansible playbook failed:\n{playbook.stdout[-3000:]}")
                 wall.append(seconds)
                 bash(reset_manual(lab))
         # 3. time to rollback (Ansible as written, and with poll loops at ours' interval)
-        ours_rollback, ansible_rollback, ansible_poll_rollback = [], [], []
+        ours_rollback, ansible_rollback, ansible_poll_rollback, ansible_usr2_rollback = [], [], [], []
         for _ in range(args.runs):
             failed = pytest_run(lab, FEATURE, "--lab-fault", "unhealthy", check=False)
             [timing] = attachments(failed.results, "time to rollback")
             ours_rollback.append(timing["seconds"])
             bash(f"rm -rf {lab.flatnet}/openresty-failed")
-            for seconds_of, extra in ((ansible_rollback, ()), (ansible_poll_rollback, ("-e", f"poll={POLL}"))):
-                out = ansible(lab, "-e", release(lab, "unhealthy"), "-e", "retries=1", *extra).stdout
+            for seconds_of, extra, book in ((ansible_rollback, (), PLAYBOOK),
+                                            (ansible_poll_rollback, ("-e", f"poll={POLL}"), PLAYBOOK),
+                                            (ansible_usr2_rollback, ("-e", f"poll={POLL}"), BINARY_UPGRADE_PLAYBOOK)):
+                out = ansible(lab, "-e", release(lab, "unhealthy"), "-e", "retries=1", *extra, playbook=book).stdout
                 found = re.search(r"ROLLBACK SECONDS ([0-9.]+)", out)
                 if found is None:
                     raise RuntimeError(f"the Ansible playbook did not roll back:\n{out[-3000:]}")
@@ -186,18 +191,25 @@ def main() -> None:
            ["  the procedure itself (record)", median(ours_inside)],
            ["pytest, handover: stop-start (the playbook's method)", median(ours_stop_start)],
            ["ansible-playbook as an operator writes it (wait_for, uri/until: 1 s polls)", median(ansible_wall)],
-           [f"ansible-playbook, shell poll loops every {POLL} s (ours' interval)", median(ansible_poll)]])
+           [f"ansible-playbook, shell poll loops every {POLL} s (ours' interval)", median(ansible_poll)],
+           [f"ansible-playbook, binary upgrade (USR2/WINCH/QUIT), polls every {POLL} s", median(ansible_usr2)]])
     print(f"ratio ours/Ansible, each as written: {median(ours_wall) / median(ansible_wall):.2f}")
     print(f"ratio ours/Ansible, method-equal (both stop-start, both poll every {POLL} s): "
           f"{median(ours_stop_start) / median(ansible_poll):.2f}")
+    print(f"ratio ours/Ansible, method-equal (both binary upgrade, both poll every {POLL} s): "
+          f"{median(ours_wall) / median(ansible_usr2):.2f}")
     table(f"3. time to rollback, unhealthy release (median of {args.runs})", ["who", "seconds"],
           [["ours: failed verification -> verified rollback", median(ours_rollback)],
            ["Ansible as written: rescue start -> verified", median(ansible_rollback)],
-           [f"Ansible, shell poll loops every {POLL} s: rescue start -> verified", median(ansible_poll_rollback)]])
+           [f"Ansible, shell poll loops every {POLL} s: rescue start -> verified", median(ansible_poll_rollback)],
+           [f"Ansible, binary upgrade (HUP/QUIT), polls every {POLL} s: rescue start -> verified",
+            median(ansible_usr2_rollback)]])
     print(f"ours, each run: {', '.join(f'{s:.3f}' for s in ours_rollback)}; "
           f"ratio ours/Ansible, each as written: {median(ours_rollback) / median(ansible_rollback):.2f}; "
           f"method-equal poll: {median(ours_rollback) / median(ansible_poll_rollback):.2f} "
-          "(ours hands back to a master that never stopped; the playbook stops and starts)")
+          "(ours hands back to a master that never stopped; the playbook stops and starts); "
+          "method-equal hand-back (both HUP the previous master): "
+          f"{median(ours_rollback) / median(ansible_usr2_rollback):.2f}")
     table("4. start-up and the lab", ["what", "seconds"],
           [["pytest start-up + collection of every feature", median(collect)],
            ["lab cold start (gateway)", median(colds)], ["lab teardown (gateway)", median(downs)]])

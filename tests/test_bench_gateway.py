@@ -23,5 +23,7 @@ def test_the_gateway_benchmark_prints_every_comparison() -> None:
     out = bench("gateway.py", "--runs", "1", "--updates", "1")
     for figure in ("1. 1 consecutive gateway updates under load", "failed requests, ours/manual: 0/",
                    "ratio ours/Ansible, each as written:", "ratio ours/Ansible, method-equal", "3. time to rollback",
-                   "method-equal poll:", "pytest start-up + collection", "lab teardown"):
+                   "method-equal poll:", "ratio ours/Ansible, method-equal (both binary upgrade",
+                   "method-equal hand-back (both HUP the previous master):", "pytest start-up + collection",
+                   "lab teardown"):
         assert figure in out, out
