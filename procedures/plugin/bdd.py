@@ -30,7 +30,6 @@ from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 # Which step definition a step resolves to, its parsed arguments, the definitions visible to an item, and the
 # scenario behind a generated test function. Way out: pytest-bdd exposing "run this scenario here" (none yet).
 from pytest_bdd.scenario import (
-    find_fixturedefs_for_step,
     get_step_function,
     parse_step_arguments,
     scenario_wrapper_template_registry,
@@ -43,6 +42,6 @@ from pytest_bdd.steps import step_function_context_registry
 from pytest_bdd.utils import get_required_args
 
 __all__ = ["Failed", "Feature", "Scenario", "ScenarioTemplate", "Step", "call_fixture_func",
-           "find_fixturedefs_for_step", "get_features", "get_fixture_names", "get_required_args",
+           "get_features", "get_fixture_names", "get_required_args",
            "get_step_function", "getfixturedefs", "inject_fixture", "parse_step_arguments",
            "scenario_wrapper_template_registry", "step_function_context_registry"]

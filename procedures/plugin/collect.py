@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from procedures.plugin.bdd import (
-    find_fixturedefs_for_step,
     get_fixture_names,
     getfixturedefs,
     scenario_wrapper_template_registry,
@@ -47,16 +46,18 @@ class FeatureFile(pytest.Module):
 
 
 def unknown_steps(items: Iterable[pytest.Function]) -> list[str]:
+    """Every step of these scenarios (one feature file's) that no step definition matches, with the closest."""
     problems: list[str] = []
+    definitions: list[Any] | None = None  # the same for every scenario of one file: looked up once
     for item in items:
         template = scenario_wrapper_template_registry.get(item.obj)
         if template is None:
             continue
-        manager = item.session._fixturemanager
+        definitions = definitions if definitions is not None else step_definitions(item)
         for step in template.render({}).steps:
-            if next(iter(find_fixturedefs_for_step(step, manager, item)), None) is not None:
+            if any(d.type in (None, step.type) and d.parser.is_matching(step.name) for d in definitions):
                 continue
-            known = known_steps(item, step.type)
+            known = sorted({d.parser.name for d in definitions if d.type in (None, step.type)})
             close = difflib.get_close_matches(step.name, known, n=3, cutoff=0.5)
             hint = "".join(f"\n    {step.type} {c!r}" for c in close) if close else " none is close"
             problems.append(f"{template.feature.filename}:{step.line_number}: no step definition matches "
@@ -64,15 +65,15 @@ def unknown_steps(items: Iterable[pytest.Function]) -> list[str]:
     return sorted(set(problems))
 
 
-def known_steps(item: pytest.Function, step_type: str) -> list[str]:
-    """The texts of every step definition of ``step_type`` visible to ``item``."""
-    manager, names = item.session._fixturemanager, []
+def step_definitions(item: pytest.Function) -> list[Any]:
+    """The context (type, parser) of every step definition visible to ``item``, as pytest-bdd sees them."""
+    manager, found = item.session._fixturemanager, []
     for name in get_fixture_names(manager):
         for fixturedef in getfixturedefs(manager, name, item) or []:
             context = step_function_context_registry.get(fixturedef.func)
-            if context is not None and context.type in (None, step_type):
-                names.append(context.parser.name)
-    return sorted(set(names))
+            if context is not None:
+                found.append(context)
+    return found
 
 
 def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
