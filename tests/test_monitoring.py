@@ -79,8 +79,13 @@ def test_monitoring_update_on_the_lab(mlab: Lab, tmp_path: Path) -> None:
     assert any(n.startswith("ダッシュボード flatnet-overview のバージョン") for n in names)
     assert "SUCCESS" in evidence  # promtool's own verdict
     assert active_silences(mlab) == []
-    running = json.loads(stack(mlab).podman.run("podman", "inspect", "flatnet-prometheus").stdout)[0]
-    assert running["ImageName"].endswith("prom/prometheus:2.42.0-lab.2")
+    # every service the compose file names got its planned image, Grafana's and Loki's too
+    for container, image in (("flatnet-prometheus", "prom/prometheus:2.42.0-lab.2"),
+                             ("flatnet-alertmanager", "prom/alertmanager:0.25.0-lab.2"),
+                             ("flatnet-grafana", "grafana/grafana:10.2.0-lab.2"),
+                             ("flatnet-loki", "grafana/loki:2.9.0-lab.2")):
+        running = json.loads(stack(mlab).podman.run("podman", "inspect", container).stdout)[0]
+        assert running["ImageName"].endswith(image) and running["State"]["Status"] == "running", container
 
 
 @pytest.mark.parametrize("fault, scenario", [

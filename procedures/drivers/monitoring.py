@@ -68,25 +68,33 @@ class MonitoringStack:
         return "env " + " ".join(sh(f"{k}={v}") for k, v in sorted(self.c.environment.items())) + " "
 
     # -- facts ---------------------------------------------------------------------
+    def compose_services(self) -> dict[str, dict[str, Any]]:
+        """``service → its compose entry``, as the compose file says."""
+        text = self.host.run(f"cat {sh(self.compose_file)}", purpose="read the compose file").stdout
+        return dict((yaml.safe_load(text) or {}).get("services", {}) or {})
+
     def compose_images(self) -> dict[str, str]:
         """``service → image`` as the compose file says."""
-        text = self.host.run(f"cat {sh(self.compose_file)}", purpose="read the compose file").stdout
-        services = (yaml.safe_load(text) or {}).get("services", {})
-        return {name: str(spec.get("image", "")) for name, spec in services.items()}
+        return {name: str(spec.get("image", "")) for name, spec in self.compose_services().items()}
+
+    def containers(self) -> list[str]:
+        """The container of every service the compose file names (the manual's ``podman ps``: all of them)."""
+        project = self.c.compose_project or posixpath.basename(self.c.compose_dir.rstrip("/"))
+        return [str(spec.get("container_name") or f"{project}_{name}_1")
+                for name, spec in self.compose_services().items()]
 
     def running_images(self) -> dict[str, dict[str, str]]:
-        """``container → {image, id, digest}`` of what actually runs."""
+        """``container → {image, id, digest, state}`` of what actually runs, for every service of the stack."""
         found: dict[str, dict[str, str]] = {}
-        for service in (self.c.prometheus, self.c.alertmanager):
-            out = self.podman("inspect", "--format", "json", service.container,
-                              purpose=f"inspect {service.container}", check=False)
+        for container in self.containers():
+            out = self.podman("inspect", "--format", "json", container, purpose=f"inspect {container}", check=False)
             if out.rc != 0:
                 continue
             info = json.loads(out.stdout)[0]
             image = self.podman("image", "inspect", "--format", "{{.Digest}}", info["Image"],
                                 purpose="read the image digest").stdout.strip()
-            found[service.container] = {"image": info["ImageName"], "id": info["Image"][:12], "digest": image,
-                                        "state": info["State"]["Status"]}
+            found[container] = {"image": info["ImageName"], "id": info["Image"][:12], "digest": image,
+                                "state": info["State"]["Status"]}
         return found
 
     def absent_images(self, images: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from procedures.lab.podman import ALERTMANAGER, PROMETHEUS
+from procedures.lab.podman import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS
 
 if TYPE_CHECKING:
     from procedures.lab.monitoring import MonitoringLab
@@ -49,7 +49,9 @@ def monitoring_plan(dest: Path, lab: MonitoringLab, fault: str | None) -> dict[s
     config = "monitoring-config-bad" if fault == "bad-prometheus-config" else "monitoring-config"
     return {
         "images": {"prometheus": f"{registry}/{PROMETHEUS.repository}:{prometheus_tag}",
-                   "alertmanager": f"{registry}/{ALERTMANAGER.repository}:{ALERTMANAGER.tag(2)}"},
+                   "alertmanager": f"{registry}/{ALERTMANAGER.repository}:{ALERTMANAGER.tag(2)}",
+                   "grafana": f"{registry}/{GRAFANA.repository}:{GRAFANA.tag(2)}",
+                   "loki": f"{registry}/{LOKI.repository}:{LOKI.tag(2)}"},
         "config": {"source": str(dest / config), "verify_contains": [CONFIG_MARK]},
         "dashboards": [str(dest / "dashboards/flatnet-overview.json")],
     }

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from procedures.errors import LabError
-from procedures.lab.podman import ALERTMANAGER, PROMETHEUS, Podman, free_subnet
+from procedures.lab.podman import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS, Podman, free_subnet
 from procedures.lab.processes import terminate
 from procedures.lab.templates import render
 
@@ -88,6 +88,7 @@ class MonitoringLab:
         for name, dest in files.items():
             dest.write_text(render("monitoring_files", name, registry=self.podman.registry,
                                    prometheus_tag=PROMETHEUS.tag(1), alertmanager_tag=ALERTMANAGER.tag(1),
+                                   grafana_tag=GRAFANA.tag(1), loki_tag=LOKI.tag(1),
                                    prometheus_port=self.state.prometheus_port,
                                    alertmanager_port=self.state.alertmanager_port))
         dashboards = self.root / "grafana-standin"
@@ -97,7 +98,7 @@ class MonitoringLab:
                 {"uid": uid, "title": title, "tags": ["flatnet"], "version": 1, "schemaVersion": 38, "panels": []},
                 indent=2))
         self.podman.start_registry()
-        self.podman.publish((PROMETHEUS, ALERTMANAGER))
+        self.podman.publish((PROMETHEUS, ALERTMANAGER, GRAFANA, LOKI))
 
     # -- run -----------------------------------------------------------------------
     def start(self) -> None:

@@ -46,6 +46,11 @@ PROMETHEUS = ImageSpec("prom/prometheus", ("/usr/bin/prometheus", "/usr/bin/prom
 ALERTMANAGER = ImageSpec("prom/alertmanager", ("/usr/bin/prometheus-alertmanager", "/usr/bin/amtool"),
                          "/usr/bin/prometheus-alertmanager", "0.25.0", ("/usr/share/prometheus/alertmanager",))
 BUSYBOX = ImageSpec("library/busybox", (), "/bin/sh", "1.35.0")
+# The images the compose file names for Grafana and Loki: their containers run busybox's httpd, so that
+# an image update of every service is real (pulled, run, inspected); the APIs the procedures call are the
+# Grafana and Loki stand-in processes (procedures/lab/standins.py).
+GRAFANA = ImageSpec("grafana/grafana", (), "/bin/busybox", "10.2.0")
+LOKI = ImageSpec("grafana/loki", (), "/bin/busybox", "2.9.0")
 
 
 # Podman refuses a runroot longer than 50 characters in `podman container cleanup`, the command conmon
