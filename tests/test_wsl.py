@@ -18,7 +18,7 @@ from procedures.host import powershell as ps
 from procedures.lab.wsl import PowerShellStandIn
 from procedures.lab.wsman import Reply, WsmanStandIn
 from procedures.run.pids import alive
-from procedures.transports.wsl import ARGUMENTS, UTF8_FRAME, WslTransport
+from procedures.transports.wsl import ARGUMENTS, FRAME, WslTransport
 from tests.conftest import Run, run_with_inventory
 from tests.windows_nebula_world import BIN, RELEASE, NebulaWorld
 from tests.windows_world import ROOT, WindowsWorld
@@ -62,8 +62,8 @@ def gateway_update(tmp_path: Path, transport: str, world: WindowsWorld) -> tuple
     if transport == "winrm":
         return run, [call.script for call in wsman.calls]
     assert standin.calls and all(call.argv[:-1] == list(ARGUMENTS) for call in standin.calls)
-    assert all(script.startswith(UTF8_FRAME) for script in standin.scripts())
-    return run, [script.removeprefix(UTF8_FRAME) for script in standin.scripts()]
+    assert all(script.startswith(FRAME) for script in standin.scripts())
+    return run, [script.removeprefix(FRAME) for script in standin.scripts()]
 
 
 def without_run_facts(script: str) -> str:
@@ -149,12 +149,16 @@ def test_a_script_past_its_deadline_is_killed(tmp_path: Path, monkeypatch: pytes
         monkeypatch.setenv(name, value)
     spec = HostSpec(transport="wsl", command_timeout=1)
     try:
-        with pytest.raises(CommandTimeout, match="did not finish within 1s"):
+        with pytest.raises(CommandTimeout, match=r"did not finish within 1s; the Windows process tree was ended "
+                                                 r"\(taskkill\.exe /T /F /PID \d+\)"):
             Host("pc", spec).run(ps.script("Start-Sleep 3600"))
     finally:
         standin.stop()
     [call] = standin.calls
     assert not alive(call.pid)
+    # the PID PowerShell printed first is the tree taskkill ended (Windows' children die with it, not with SIGKILL)
+    assert standin.taskkill_calls is not None
+    assert standin.taskkill_calls.read_text().splitlines() == [f"/T /F /PID {call.pid}"]
 
 
 def test_a_missing_powershell_is_named_with_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
