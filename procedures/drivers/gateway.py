@@ -292,6 +292,11 @@ class Gateway:
         self.host.run(processes.terminate(orphans),
                       purpose="stop gateway workers left without their master (TERM, then KILL)", change=True)
 
+    def stop_by_pid(self, masters: list[int]) -> None:
+        """Masters that refuse a clean stop (the release a rollback could not get rid of): TERM, then KILL."""
+        self.host.run(processes.terminate(masters), purpose="stop the gateway's masters by PID (TERM, then KILL)",
+                      change=True)
+
     @contextlib.contextmanager
     def probed(self, what: str) -> Iterator[None]:
         """Time the block and, when the probe is on, count the requests it drops; recorded even if it fails."""

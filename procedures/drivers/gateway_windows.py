@@ -43,6 +43,15 @@ class WindowsGateway(Gateway):
         text = out.stdout.strip()
         return int(text) if out.rc == 0 and text.isdigit() else None
 
+    def previous_pid(self) -> int | None:
+        """No binary upgrade on Windows: there is never an idle previous master."""
+        return None
+
+    def stop_by_pid(self, masters: list[int]) -> None:
+        ids = ", ".join(map(str, masters))
+        self.host.run(ps.script(f"Stop-Process -Id {ids} -Force -ErrorAction SilentlyContinue"),
+                      purpose="stop the gateway's masters by PID (Stop-Process -Force)", change=True)
+
     def listeners(self) -> dict[int, Listener] | None:
         """Not read on Windows yet (``Get-NetTCPConnection`` would tell): unknown, so never guessed."""
         return None

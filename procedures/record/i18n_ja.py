@@ -54,6 +54,8 @@ CATALOGUE: list[tuple[str, str]] = [
     ("suspension", "サービス停止"),
     ("services stopped after the failed rollback", "ロールバック失敗後に停止したサービス"),
     ("stop the gateway's masters by PID (TERM, then KILL)", "ゲートウェイの master を PID で停止 (TERM、次に KILL)"),
+    ("stop the gateway's masters by PID (Stop-Process -Force)",
+     "ゲートウェイの master を PID で停止 (Stop-Process -Force)"),
     ("deliveries", "配信結果"), ("announcement already sent", "告知は送信済み"),
     ("maintenance silence", "メンテナンス用サイレンス"), ("maintenance silence kept", "メンテナンス用サイレンスを維持"),
     ("maintenance silence expired", "メンテナンス用サイレンスを失効"),

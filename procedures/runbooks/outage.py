@@ -15,9 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from procedures import notices, record
-from procedures.drivers.gateway_processes import terminate
 from procedures.errors import DriverError, ProcedureError
-from procedures.host import powershell as ps
 from procedures.notices.wording import COMPONENTS, plan_time
 
 if TYPE_CHECKING:
@@ -50,9 +48,7 @@ def _gateway(m: Maintenance) -> str:
     except ProcedureError as exc:  # a release that refuses to stop is often why its rollback failed
         record.text("stop", f"a clean stop failed ({exc}): stopping the gateway's masters by PID")
     if masters:  # the previous master too (a half-done hand-over), and whatever ignored the clean stop
-        command = (ps.script(f"Stop-Process -Id {', '.join(map(str, masters))} -Force -ErrorAction SilentlyContinue")
-                   if gateway.host.os == "windows" else terminate(masters))
-        gateway.host.run(command, purpose="stop the gateway's masters by PID (TERM, then KILL)", change=True)
+        gateway.stop_by_pid(masters)
     gateway.clear_strays()
     if gateway.host.after_changes(gateway.is_running, False):
         raise DriverError(f"the gateway still runs on {gateway.host.name} after its masters were killed")
