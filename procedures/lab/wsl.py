@@ -13,26 +13,20 @@ is what Windows would do with the script: that is the real-Windows smoke test's 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import signal
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from procedures.lab.wsl_exe import TASKKILL_CALLS, URL_ENV
 from procedures.lab.wsman import Reply
 
-URL_ENV = "FLATNET_POWERSHELL_STANDIN"
-PID_STATEMENT = "[Console]::Out.WriteLine('flatnet-windows-pid ' + $PID)"  # the wsl transport's frame
-TASKKILL_CALLS = "taskkill.calls"  # beside the stand-ins: one line of arguments per taskkill.exe call
-PROJECT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent  # where wsl_exe.py is: the executables import it alone
 
 
 @dataclass
@@ -75,15 +69,12 @@ class PowerShellStandIn:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         bin_dir.mkdir(parents=True, exist_ok=True)
         exe = bin_dir / self.name
-        exe.write_text(f"#!{sys.executable}\n# LAB STAND-IN for {self.name} (procedures/lab/wsl.py)\n"
-                       f"import sys\nsys.path.insert(0, {str(PROJECT)!r})\n"
-                       "from procedures.lab.wsl import main\nsys.exit(main(sys.argv[1:]))\n")
-        exe.chmod(0o755)
-        taskkill = bin_dir / "taskkill.exe"
-        taskkill.write_text(f"#!{sys.executable}\n# LAB STAND-IN for taskkill.exe (procedures/lab/wsl.py)\n"
-                            f"import sys\nsys.path.insert(0, {str(PROJECT)!r})\n"
-                            "from procedures.lab.wsl import taskkill\nsys.exit(taskkill(sys.argv[1:]))\n")
-        taskkill.chmod(0o755)
+        for name, entry in ((self.name, "powershell"), ("taskkill.exe", "taskkill")):
+            exe = bin_dir / name  # started once per script: Python without site, and only wsl_exe.py (stdlib)
+            exe.write_text(f"#!{sys.executable} -S\n# LAB STAND-IN for {name} (procedures/lab/wsl_exe.py)\n"
+                           f"import sys\nsys.path.insert(0, {str(HERE)!r})\n"
+                           f"from wsl_exe import {entry}\nsys.exit({entry}(sys.argv[1:]))\n")
+            exe.chmod(0o755)
         self.taskkill_calls = bin_dir / TASKKILL_CALLS
         port = self._server.server_address[1]
         return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", URL_ENV: f"http://127.0.0.1:{port}/"}
@@ -95,39 +86,3 @@ class PowerShellStandIn:
 
     def scripts(self) -> list[str]:
         return [call.script for call in self.calls]
-
-
-def main(argv: list[str]) -> int:
-    """The stand-in executable: Windows PowerShell's command line in, the interpreter's reply out."""
-    if "-EncodedCommand" not in argv or argv.index("-EncodedCommand") + 1 >= len(argv):
-        sys.stderr.write(f"stand-in powershell.exe: only -EncodedCommand is understood, got {argv}\n")
-        return 64
-    script = base64.b64decode(argv[argv.index("-EncodedCommand") + 1]).decode("utf-16-le")
-    if PID_STATEMENT in script:  # the frame's first statements run first, as in PowerShell
-        sys.stdout.write(f"flatnet-windows-pid {os.getpid()}\n")
-        sys.stdout.flush()
-    request = urllib.request.Request(os.environ[URL_ENV], method="POST", data=json.dumps(
-        {"argv": argv, "script": script, "pid": os.getpid()}).encode())
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        reply = json.loads(answer.read())
-    if reply["hang"]:
-        while True:
-            time.sleep(60)
-    sys.stdout.buffer.write(reply["stdout"].encode())
-    sys.stderr.buffer.write(reply["stderr"].encode())
-    return int(reply["rc"])
-
-
-def taskkill(argv: list[str]) -> int:
-    """The taskkill.exe stand-in: ``/T /F /PID n`` records the call and ends that PID (a stand-in's own)."""
-    with (Path(sys.argv[0]).parent / TASKKILL_CALLS).open("a") as calls:
-        calls.write(" ".join(argv) + "\n")
-    if argv[:3] != ["/T", "/F", "/PID"] or len(argv) != 4 or not argv[3].isdigit():
-        sys.stderr.write(f"ERROR: Invalid argument/option - {argv}\n")
-        return 1
-    try:
-        os.kill(int(argv[3]), signal.SIGKILL)
-    except ProcessLookupError:
-        sys.stderr.write(f'ERROR: The process "{argv[3]}" not found.\n')
-        return 128
-    return 0
