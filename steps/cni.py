@@ -47,7 +47,8 @@ def answers(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
 
 @then("ネットワーク上の新しいコンテナからゲートウェイに ping が通り、CNI の ADD/CHECK/DEL が成功する")
 def network(cni_update: CniUpdate, decisions: DecisionEngine) -> None:
-    decisions.verify("a new container pings the gateway; ADD/CHECK/DEL succeeds", cni_update.verify_network)
+    decisions.verify("ネットワーク上の新しいコンテナからゲートウェイに ping が通り、CNI の ADD/CHECK/DEL が成功する",
+                     cni_update.verify_network)
 
 
 @then("再起動まで古い設定で動作するコンテナを報告する")

@@ -116,9 +116,12 @@ class MonitoringStack:
             ready["loki"] = self._answers(str(self.c.loki.url).rstrip("/") + self.c.loki.ready_path)
         return ready
 
-    def stopped_containers(self) -> list[str]:
-        """Containers of the stack that exited (killed, crashed): they do not come back by themselves."""
-        return [name for name, info in self.running_images().items() if info["state"] in {"exited", "stopped", "dead"}]
+    def stopped_containers(self, containers: list[str]) -> list[str]:
+        """Which of ``containers`` exited (killed, crashed): they do not come back by themselves. One command."""
+        out = self.podman("inspect", "--format", "{{.Name}} {{.State.Status}}", *containers,
+                          purpose="read the containers' states", check=False)  # a missing one is just not listed
+        states = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+        return [name for name in containers if states.get(name) in {"exited", "stopped", "dead"}]
 
     def wait_ready(self) -> dict[str, bool]:
         """Until every endpoint answers; a container that exited fails at once (``service_down``)."""
@@ -126,15 +129,16 @@ class MonitoringStack:
         live.waiting("every monitoring endpoint to be ready", self.c.timeouts.ready)
         with record.poll("every monitoring endpoint to be ready"):
             ready = self._poll_ready(deadline)
-        record.data("監視の全エンドポイントが準備完了である", ready)
+        record.data("every monitoring endpoint is ready", ready)
         return ready
 
     def _poll_ready(self, deadline: float) -> dict[str, bool]:
+        containers = self.containers()  # the compose file does not change while the stack comes up
         while True:
             ready = self.readiness()
             if all(ready.values()):
                 return ready
-            stopped = self.stopped_containers()
+            stopped = self.stopped_containers(containers)
             if stopped:
                 raise VerificationFailed(f"{', '.join(stopped)} exited: not ready, and it will not come back by itself",
                                          failure_class="service_down")

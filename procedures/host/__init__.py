@@ -67,8 +67,7 @@ class Host:
         try:
             result = self.transport.run(command, timeout=timeout or self.spec.command_timeout)
         except TransportError as exc:
-            title = f"{self.name}: {record.words(purpose or 'command')} → {type(exc).__name__}"
-            record.text(title, f"$ {command}\n{exc}")
+            record.command_failed(self.name, command, purpose, exc)
             raise
         record.command(result, purpose)
         return result.check(purpose) if check else result

@@ -36,6 +36,7 @@ from procedures.run.maintenance import Maintenance
 
 ID_PREFIX = "id:"
 LINK_PREFIX = "rollback:"
+COMPONENT_PREFIX = "component:"
 PROCEDURE_TAG = "rollback-procedure"
 JOURNAL = pytest.StashKey[Journal]()  # set once the test has its maintenance
 MAINTENANCE = pytest.StashKey[Maintenance]()  # the test's maintenance, once a step asked for it
@@ -61,6 +62,11 @@ def scenario_id(tags: set[str]) -> str | None:
 
 def linked_rollbacks(tags: set[str]) -> list[str]:
     return sorted(t.removeprefix(LINK_PREFIX) for t in tags if t.startswith(LINK_PREFIX))
+
+
+def scenario_components(tags: set[str]) -> list[str]:
+    """What a scenario touches: its ``@component:<part>`` tags."""
+    return sorted(t.removeprefix(COMPONENT_PREFIX) for t in tags if t.startswith(COMPONENT_PREFIX))
 
 
 def identity(feature: Feature, scenario: Scenario | ScenarioTemplate) -> tuple[str, list[str]]:

@@ -16,6 +16,7 @@ import pytest
 from procedures import record
 from procedures.errors import ProcedureError
 from procedures.notices.wording import change_lines
+from procedures.plugin import embed
 from procedures.run.maintenance import Maintenance
 from procedures.runbooks.workflow import current_version
 
@@ -38,7 +39,8 @@ WORDS = {
 
 
 def components(tags: set[str]) -> list[str]:
-    return [c for c in VERSIONED if f"component:{c}" in tags]
+    touched = embed.scenario_components(tags)
+    return [c for c in VERSIONED if c in touched]
 
 
 def versions_now(m: Maintenance, names: list[str]) -> dict[str, Any]:

@@ -158,7 +158,7 @@ def escalate(request: pytest.FixtureRequest, error: RollbackFailed, cause: str, 
                 "escalation", m.plan, finished=plan_time(m.plan, datetime.now().astimezone()), reason=cause,
                 rollback_error=str(error).splitlines()[0], services=services, incident=archive, owner=owner))
             if m.plan.on_rollback_failure == "stop_service":
-                outage.stop_and_tell(m, sorted(t.split(":", 1)[1] for t in tags if t.startswith("component:")), owner)
+                outage.stop_and_tell(m, embed.scenario_components(tags), owner)
         except (ProcedureError, OSError) as exc:
             record.text("escalation problem", f"escalation incomplete: {type(exc).__name__}: {exc}")
 

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import allure
 
-from procedures.record.i18n import language
-from procedures.record.i18n import words as words  # titles in the record's language, for callers composing one
+from procedures.record.i18n import language, words
 from procedures.record.secrets import redact
 
 if TYPE_CHECKING:
@@ -35,23 +34,25 @@ log = logging.getLogger("flatnet.record")
 
 
 def text(name: str, body: str) -> None:
-    _attach(name, body, allure.attachment_type.TEXT)
+    _attach(words(name), body, allure.attachment_type.TEXT)
 
 
 def data(name: str, value: Any) -> None:
     """Attach a JSON-serialisable value (versions, manifests, responses)."""
-    _attach(name, json.dumps(value, indent=2, ensure_ascii=False, default=str), allure.attachment_type.JSON)
+    _attach(words(name), json.dumps(value, indent=2, ensure_ascii=False, default=str), allure.attachment_type.JSON)
 
 
-def _attach(name: str, body: str, kind: Any) -> None:
+def _attach(title: str, body: str, kind: Any) -> None:
+    """``title`` is already in the record's language."""
+    title, body = redact(title), redact(body)
     summary = _POLL.get()
     if summary is not None:
-        summary.add(redact(words(name)), redact(body))
+        summary.add(title, body)
         return
     try:
-        allure.attach(redact(body), name=redact(words(name)), attachment_type=kind)
+        allure.attach(body, name=title, attachment_type=kind)
     except KeyError:  # outside any test (the end of the session): there is no step to attach to
-        log.info("%s: %s", redact(name), redact(body)[:2000])
+        log.info("%s: %s", title, body[:2000])
 
 
 def command(result: CommandResult, purpose: str = "") -> None:
@@ -62,7 +63,14 @@ def command(result: CommandResult, purpose: str = "") -> None:
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
     log.info("%s: `%s` rc=%s (%.3fs)", result.host, result.command, result.rc, result.seconds)
-    text(f"{result.host}: {words(purpose) or _short(result.command)} → rc {result.rc}", body)
+    _attach(f"{result.host}: {words(purpose) or _short(result.command)} → rc {result.rc}", body,
+            allure.attachment_type.TEXT)
+
+
+def command_failed(host: str, command: str, purpose: str, error: Exception) -> None:
+    """Attach a command that never ran to its end (the transport failed: unreachable, timed out)."""
+    _attach(f"{host}: {words(purpose or 'command')} → {type(error).__name__}", f"$ {command}\n{error}",
+            allure.attachment_type.TEXT)
 
 
 def http(method: str, url: str, request_headers: dict[str, str], status: int | None,
@@ -74,7 +82,7 @@ def http(method: str, url: str, request_headers: dict[str, str], status: int | N
     lines += [f"< {k}: {v}" for k, v in response_headers.items()]
     lines += ["", body]
     log.info("%s %s → %s", method, url, status)
-    text(f"HTTP {method} {url} → {status}", "\n".join(lines))
+    _attach(f"HTTP {method} {url} → {status}", "\n".join(lines), allure.attachment_type.TEXT)  # no words to translate
 
 
 @contextlib.contextmanager

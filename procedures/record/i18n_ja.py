@@ -146,9 +146,11 @@ CATALOGUE: list[tuple[str, str]] = [
     ("service {name} to be {wanted}", "サービス {name} が {wanted} になること"),
     # -- the monitoring stack --------------------------------------------------------------------
     ("every monitoring endpoint to be ready", "監視の全エンドポイントが準備完了になること"),
+    ("every monitoring endpoint is ready", "監視の全エンドポイントが準備完了である"),
     ("validate the Prometheus configuration (promtool)", "Prometheus の設定を検証 (promtool)"),
     ("validate the Alertmanager configuration (amtool)", "Alertmanager の設定を検証 (amtool)"),
-    ("read the compose file", "compose ファイルを読む"), ("inspect {container}", "{container} を調べる"),
+    ("read the compose file", "compose ファイルを読む"),
+    ("read the containers' states", "コンテナの状態を読む"), ("inspect {container}", "{container} を調べる"),
     ("read the image digest", "イメージのダイジェストを読む"), ("is {image} here", "{image} があるか確認"),
     ("set the new image tags", "新しいイメージタグを設定"),
     ("pull the new images", "新しいイメージを取得 (pull)"),

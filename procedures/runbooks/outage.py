@@ -22,22 +22,18 @@ if TYPE_CHECKING:
     from procedures.run.maintenance import Maintenance
 
 
-def stop_and_tell(m: Maintenance, components: list[str], owner: str) -> dict[str, str]:
+def stop_and_tell(m: Maintenance, components: list[str], owner: str) -> None:
     """Stop each component (one that cannot be stopped is said so, and the others still are); tell the users."""
-    stopped: dict[str, str] = {}
+    stopped, refused = {}, {}
     for component in components:
         try:
             stopped[component] = _STOPS[component](m)
         except ProcedureError as exc:
-            stopped[component] = f"could not be stopped: {exc}"
-    record.data("services stopped after the failed rollback", stopped)
+            refused[component] = str(exc)
+    record.data("services stopped after the failed rollback", {"stopped": stopped, "could not be stopped": refused})
     m.notifier().send(notices.render(
         "suspension", m.plan, finished=plan_time(m.plan, datetime.now().astimezone()), owner=owner,
-        stopped=[COMPONENTS.get(component, component) for component, what in stopped.items()
-                 if not what.startswith("could not")],
-        still_running=[COMPONENTS.get(component, component) for component, what in stopped.items()
-                       if what.startswith("could not")]))
-    return stopped
+        stopped=[COMPONENTS.get(c, c) for c in stopped], still_running=[COMPONENTS.get(c, c) for c in refused]))
 
 
 def _gateway(m: Maintenance) -> str:
