@@ -20,6 +20,7 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.processes import nginx_on, owned_pids
+from tests.forkserver import Forkserver
 from tests.sshd import Sshd, start_sshd
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -72,14 +73,29 @@ def feature_environment(lab: Lab | None, env: dict[str, str] | None = None) -> d
 
 def run_features(lab: Lab | None, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
                  timeout: float = 300) -> Run:
-    """``pytest features/...`` in a subprocess against ``lab`` (or an ``--inventory``), with its own results."""
+    """``pytest features/...`` in a process of its own against ``lab`` (or an ``--inventory``), with its own
+    results: forked from this worker's fork server, which has pytest and the procedures imported already."""
     results = tmp_path / f"allure-{len(list(tmp_path.glob('allure-*')))}"
-    environment = feature_environment(lab, env)
-    proc = subprocess.run(  # noqa: PLW1510 - the exit code is what the tests judge
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={results}", *args],
-        cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout,
-    )
-    return Run(proc.returncode, proc.stdout + proc.stderr, results)
+    rc, output = forkserver().run(["-p", "no:xdist", f"--alluredir={results}", *args], PROJECT,
+                                  feature_environment(lab, env), timeout)
+    return Run(rc, output, results)
+
+
+_FORKSERVER: list[Forkserver] = []
+
+
+def forkserver() -> Forkserver:
+    """This worker's fork server, started on first use (stopped by ``stop_the_forkserver``)."""
+    if not _FORKSERVER:
+        _FORKSERVER.append(Forkserver())
+    return _FORKSERVER[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_the_forkserver() -> Iterator[None]:
+    yield
+    while _FORKSERVER:
+        _FORKSERVER.pop().stop()
 
 
 def run_with_inventory(tmp_path: Path, feature: str, inventory: dict, plan: dict, *args: str,

@@ -1,0 +1,147 @@
+"""Feature runs forked from a warm interpreter, so that the suite pays pytest's start-up once per worker.
+
+The suite runs ``python -m pytest features/...`` a few hundred times. A fresh interpreter spends
+about a second of CPU importing pytest, its plugins, pydantic and the procedures before it
+collects anything: minutes of the suite on two cores. The fork server imports those once and
+forks a child per run that is what ``python -m pytest ARGS`` would be: its own working folder,
+environment, standard streams and exit code, and a PID of its own that a test may signal.
+
+The server starts up as a run would, up to collection, and forgets that start but keeps the
+modules; the modules pytest rewrites for assertions (its plugins, conftest, the step modules)
+were imported through its rewriting hook, exactly as in a fresh start.
+
+    python -m tests.forkserver SOCKET      serve until standard input closes (the worker is gone)
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import locale
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, NoReturn
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def warm_up() -> None:
+    """Start up as a run does, up to its collection: pytest, its plugins, conftest, the step modules, the
+    procedures. Modules pytest rewrites are imported through its own hook, so no run warns they were not."""
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+    from _pytest.config import _prepareconfig  # pytest's own start-up (private, hence only in the tests)
+
+    _prepareconfig(["-p", "no:xdist", "--capture=no", "--collect-only", "features"])
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, AssertionRewritingHook)]
+    for path in sorted((PROJECT / "procedures").rglob("*.py")):
+        if path.stem != "__main__":
+            importlib.import_module(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__"))
+
+
+def serve(path: str) -> None:
+    warm_up()
+    gc.freeze()  # what the start-up built stays: a run's collections (pytest gc-collects at its end) skip it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(8)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # each run's waiter is reaped by the kernel
+    print("ready", flush=True)
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready:
+            return  # standard input closed: the worker that started us is gone
+        conn, _ = listener.accept()
+        sys.stdout.flush()
+        if os.fork() == 0:
+            listener.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            wait_for_run(conn)
+        conn.close()
+
+
+def wait_for_run(conn: socket.socket) -> NoReturn:
+    """The waiter: forks the run, tells the client its PID, then its exit code."""
+    message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+    request = json.loads(message)
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        run_pytest(request, fds)
+    for fd in fds:
+        os.close(fd)
+    conn.send(str(pid).encode())
+    _, status = os.waitpid(pid, 0)
+    conn.send(str(os.waitstatus_to_exitcode(status)).encode())
+    os._exit(0)
+
+
+def run_pytest(request: dict, fds: list[int]) -> NoReturn:
+    """Become ``python -m pytest ARGS`` in the request's folder and environment, on the client's files."""
+    import pytest
+
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    for fd, target in ((devnull, 0), (fds[0], 1), (fds[1], 2)):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = [str(Path(pytest.__file__).with_name("__main__.py")), *request["args"]]
+    code = pytest.main()
+    sys.stdout.flush()
+    sys.exit(code)  # unwinds to the interpreter's own exit: atexit, threads, flushing
+
+
+class Forkserver:
+    """One per worker process, started on first use; ``run`` is ``subprocess.run([python, -m, pytest, ...])``."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="forkserver-")
+        self.path = f"{self.folder}/socket"
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.forkserver", self.path], cwd=PROJECT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the fork server did not start (exit {self.process.wait()})")
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+        """Exit code and output (standard output, then standard error) of ``pytest ARGS``."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+                socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
+            conn.connect(self.path)
+            request = json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode()
+            socket.send_fds(conn, [request], [out.fileno(), err.fileno()])
+            pid = int(conn.recv(64))
+            conn.settimeout(timeout)
+            try:
+                rc = int(conn.recv(64))
+            except BaseException as exc:  # a timeout, or the test interrupted: the run does not outlive it
+                os.kill(pid, signal.SIGKILL)
+                if isinstance(exc, TimeoutError):
+                    raise subprocess.TimeoutExpired(args, timeout) from None
+                raise
+            return rc, text(out) + text(err)
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+        Path(self.path).unlink(missing_ok=True)
+        os.rmdir(self.folder)
+
+
+def text(file: IO[bytes]) -> str:
+    """A run's output decoded as ``subprocess.run(text=True)`` decodes it (universal newlines)."""
+    file.seek(0)
+    return file.read().decode(locale.getpreferredencoding(False)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
