@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,10 +18,12 @@ import yaml
 
 from procedures.lab import Lab
 from procedures.lab.processes import nginx_on, owned_pids
-from tests.forkserver import Forkserver
+from tests.forkserver import ForkedRun, Forkserver
 from tests.sshd import Sshd, start_sshd
 
 PROJECT = Path(__file__).resolve().parents[1]
+MATRIX_ROW = "fault matrix row"  # a report's user property: a fault matrix row's line (tests/fault_matrix.py)
+MATRIX_LINES: list[tuple[str, ...]] = []
 
 
 @contextlib.contextmanager
@@ -144,9 +144,7 @@ def wait_for(condition: Callable[[], object], seconds: float = 30) -> None:
 def paused_run(lab: Lab, tmp_path: Path, pause: str, act: Callable[[], object], *args: str) -> Run:
     """``pytest *args`` in the background, paused at ``pause``; ``act()`` there (the fault), then it goes on."""
     paused = lab.root / "maintenance/journal.paused"
-    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/results",
-                            *args], cwd=PROJECT, env=feature_environment(lab, {"FLATNET_PAUSE_AT": pause}),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = start_features(lab, tmp_path, *args, env={"FLATNET_PAUSE_AT": pause}, feature=None)
     try:
         wait_for(paused.exists, 120)
         act()
@@ -155,4 +153,26 @@ def paused_run(lab: Lab, tmp_path: Path, pause: str, act: Callable[[], object], 
     finally:
         if run.poll() is None:
             run.kill()
-    return Run(run.returncode, out, tmp_path)
+    return Run(run.wait(), out, tmp_path / "bg")
+
+
+def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+                   feature: str | None = "features/gateway_update.feature") -> ForkedRun:
+    """``pytest [feature] *args`` against ``lab``, started in the background (a ``Popen``-like run)."""
+    return forkserver().start(["-p", "no:xdist", f"--alluredir={tmp_path}/bg", *([feature] if feature else []),
+                               *args], PROJECT, feature_environment(lab, env))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """The fault matrix's lines, as their tests report them (on the controller, under xdist)."""
+    if report.when == "call":
+        MATRIX_LINES.extend(tuple(line) for name, line in report.user_properties if name == MATRIX_ROW)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The fault matrix's table, from whichever workers ran its rows: printed, and in reports/fault-matrix.md."""
+    if MATRIX_LINES and not hasattr(config, "workerinput"):
+        from tests.fault_matrix import table
+        (PROJECT / "reports").mkdir(exist_ok=True)
+        (PROJECT / "reports/fault-matrix.md").write_text(table(MATRIX_LINES))
+        terminalreporter.write("\n\nFAULT MATRIX\n" + table(MATRIX_LINES))

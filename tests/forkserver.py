@@ -99,8 +99,46 @@ def run_pytest(request: dict, fds: list[int]) -> NoReturn:
     sys.exit(code)  # unwinds to the interpreter's own exit: atexit, threads, flushing
 
 
+class ForkedRun:
+    """A run the fork server started: the part of ``subprocess.Popen`` the tests use (its output is
+    standard output, then standard error, each read when the run has ended)."""
+
+    def __init__(self, conn: socket.socket, args: list[str], out: IO[bytes], err: IO[bytes]) -> None:
+        self.conn, self.args, self.out, self.err = conn, args, out, err
+        self.pid = int(conn.recv(64))
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.conn.settimeout(timeout)
+            try:
+                self.returncode = int(self.conn.recv(64))
+            except (TimeoutError, BlockingIOError):  # BlockingIOError: not ended yet, when polled (timeout 0)
+                raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+            self.conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        try:
+            return self.wait(0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, None]:
+        self.wait(timeout)
+        with self.out, self.err:
+            return text(self.out) + text(self.err), None
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # as Popen: never a PID that may already be another process's
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
 class Forkserver:
-    """One per worker process, started on first use; ``run`` is ``subprocess.run([python, -m, pytest, ...])``."""
+    """One per worker process, started on first use; ``start`` is ``subprocess.Popen([python, -m, pytest, ...])``."""
 
     def __init__(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="forkserver-")
@@ -111,23 +149,23 @@ class Forkserver:
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the fork server did not start (exit {self.process.wait()})")
 
+    def start(self, args: list[str], cwd: Path, env: dict[str, str]) -> ForkedRun:
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - communicate() closes them
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.connect(self.path)
+        socket.send_fds(conn, [json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode()],
+                        [out.fileno(), err.fileno()])
+        return ForkedRun(conn, args, out, err)
+
     def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
-        """Exit code and output (standard output, then standard error) of ``pytest ARGS``."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-                socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as conn:
-            conn.connect(self.path)
-            request = json.dumps({"args": args, "cwd": str(cwd), "env": env}).encode()
-            socket.send_fds(conn, [request], [out.fileno(), err.fileno()])
-            pid = int(conn.recv(64))
-            conn.settimeout(timeout)
-            try:
-                rc = int(conn.recv(64))
-            except BaseException as exc:  # a timeout, or the test interrupted: the run does not outlive it
-                os.kill(pid, signal.SIGKILL)
-                if isinstance(exc, TimeoutError):
-                    raise subprocess.TimeoutExpired(args, timeout) from None
-                raise
-            return rc, text(out) + text(err)
+        """Exit code and output of ``pytest ARGS``, as ``subprocess.run``: the run does not outlive a timeout."""
+        run = self.start(args, cwd, env)
+        try:
+            output, _ = run.communicate(timeout)
+        except BaseException:
+            run.kill()
+            raise
+        return run.wait(), output
 
     def stop(self) -> None:
         assert self.process.stdin is not None

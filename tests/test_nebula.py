@@ -95,7 +95,7 @@ def test_a_new_error_line_in_the_nebula_log_is_decided_as_log_errors_and_rolled_
     assert run.rc == 1, run.output
     assert "ROLLBACK FAILED" not in run.output
     assert files(nlab) == before and overlay_works(nlab)
-    decisions = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*-attachment.json")
+    decisions = [json.loads(p.read_text()) for p in run.results.glob("*-attachment.json")
                  if '"failure_class": "log_errors"' in p.read_text()]
     assert [(d["failure_class"], d["action"]) for d in decisions] == [("log_errors", "rollback")], run.output
     assert "Failed to write to tun" in decisions[0]["reason"]

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from procedures.lab import Lab, gateway
 from procedures.run.pids import alive
-from tests.conftest import PROJECT, feature_environment, run_features, running_lab, wait_for
+from tests.conftest import run_features, running_lab, start_features, wait_for
 from tests.gateway_observed import live_hashes, lock_file, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -38,12 +37,6 @@ def slab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def journal(lab: Lab) -> list[dict]:
     path = lab.root / "maintenance/journal.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:xdist", f"--alluredir={tmp_path}/bg",
-                             FEATURE, *args], cwd=PROJECT, env=feature_environment(lab, env), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
 
 
 def test_a_second_run_refuses_while_the_first_holds_the_lock(slab: Lab, tmp_path: Path) -> None:

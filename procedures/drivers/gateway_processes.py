@@ -44,11 +44,11 @@ def ports_of(*urls: str) -> list[int]:
 
 
 def listeners_command(ports: list[int]) -> str:
-    """Each process with a listening TCP socket on ``ports``: ``pid parent-pid title``, one per line."""
+    """Each process with a listening TCP socket on ``ports``: ``pid parent-pid title``, one per line (one ps)."""
     selector = " or ".join(f"sport = :{port}" for port in ports)
     return (f"command -v ss >/dev/null || exit {NO_FACT_RC}; "
-            f"ss -Hltnp '( {selector} )' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -un | "
-            "while read -r p; do ps -o pid=,ppid=,args= -p \"$p\" || true; done")
+            f"ss -Hltnp '( {selector} )' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -un | paste -sd, - | "
+            "{ read -r pids && [ -n \"$pids\" ] && ps -o pid=,ppid=,args= -p \"$pids\" || true; }")
 
 
 def parse_listeners(stdout: str) -> dict[int, Listener]:

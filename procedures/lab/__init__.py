@@ -282,7 +282,7 @@ class Lab:
                 "site_config": ["conf", "lualib/flatnet"],
                 "front": {"url": f"http://127.0.0.1:{state.http_port}/"},
                 "health": {"url": f"http://127.0.0.1:{state.api_port}/api/health", "version_field": "version"},
-                "timeouts": {"healthy": 2},  # a local gateway answers within milliseconds
+                "timeouts": {"healthy": 2, "stop": 3},  # a local gateway answers and stops within milliseconds
             }},
         }
         monitoring, lab_cni = self.monitoring(), self.cni()
