@@ -36,7 +36,7 @@ _INLINE_SECRET_KEYS = {"password", "passwd", "secret", "token", "api_token", "ap
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first validation
 
     @model_validator(mode="before")
     @classmethod

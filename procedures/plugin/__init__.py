@@ -5,6 +5,7 @@ Each hook here is a one-line call into the module that owns the subject.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -47,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # What start-up built (modules, classes, pydantic's schemas: about half a million objects) lives as long
+    # as the run: out of the collector's way, its collections no longer scan it again and again (-0.4 s).
+    gc.freeze()
     for name, text in (("rollback", "rollback(id): the scenario's rollback, run if a step fails"),
                        ("id", "id(name): a scenario's stable name"),
                        ("component", "component(name): what the procedure touches (the lab starts that part)"),
