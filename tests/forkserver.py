@@ -16,7 +16,6 @@ were imported through its rewriting hook, exactly as in a fresh start.
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import locale
 import os
@@ -33,16 +32,14 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def warm_up() -> None:
-    """Start up as a run does, up to its collection: pytest, its plugins, conftest, the step modules, the
-    procedures. Modules pytest rewrites are imported through its own hook, so no run warns they were not."""
+    """Start up as a run does, up to its collection: pytest, its plugins, conftest, the step modules and what
+    they import. Nothing more: a module imported here that a fresh run imports later (testinfra, say) would
+    make pytest warn that it could not rewrite it. Modules pytest rewrites went through its own hook."""
     from _pytest.assertion.rewrite import AssertionRewritingHook
     from _pytest.config import _prepareconfig  # pytest's own start-up (private, hence only in the tests)
 
     _prepareconfig(["-p", "no:xdist", "--capture=no", "--collect-only", "features"])
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, AssertionRewritingHook)]
-    for path in sorted((PROJECT / "procedures").rglob("*.py")):
-        if path.stem != "__main__":
-            importlib.import_module(".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__"))
 
 
 def serve(path: str) -> None:
