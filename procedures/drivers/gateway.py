@@ -35,7 +35,7 @@ from procedures.drivers.gateway_handover import BinaryUpgrade, Handover, StopSta
 from procedures.drivers.gateway_processes import ALIVE, Listener
 from procedures.drivers.prober import Prober
 from procedures.errors import ApiError, DriverError, VerificationFailed
-from procedures.host import backups
+from procedures.host import backups, poll_intervals
 from procedures.host.commands import sh
 from procedures.record.secrets import Secret
 from procedures.run import live
@@ -337,10 +337,13 @@ class Gateway:
 
     def _poll_serving(self, expected_version: str, master: int | None, deadline: float) -> tuple[Health, str | None,
                                                                                                    int]:
+        pauses = poll_intervals()
         while True:
             identity = self.serving_problem(master)
-            if identity is not None and (self.pid() is None or master not in (None, self.pid())):
-                raise VerificationFailed(identity, failure_class="service_down")
+            if identity is not None:
+                current = self.pid()
+                if current is None or master not in (None, current):  # neither heals
+                    raise VerificationFailed(identity, failure_class="service_down")
             health, version, in_a_row = self._answers(expected_version)
             if identity is None and in_a_row == self.c.consistent_answers:
                 identity = self.serving_problem(master)
@@ -350,7 +353,7 @@ class Gateway:
                 answers = health.front is not None or health.api is not None
                 raise VerificationFailed(identity or _describe_unhealthy(health, version, expected_version),
                                          failure_class="partly_broken" if answers and not identity else "service_down")
-            time.sleep(0.01)
+            time.sleep(next(pauses))
 
     def _answers(self, expected_version: str) -> tuple[Health, str | None, int]:
         """Ask up to ``consistent_answers`` times; stops at the first wrong answer. (last health, version, right)"""

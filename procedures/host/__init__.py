@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -32,6 +32,17 @@ if TYPE_CHECKING:
     from procedures.transports.base import Transport
 
 T = TypeVar("T")
+POLL_MOST = 0.1
+
+
+def poll_intervals(most: float = POLL_MOST) -> Iterator[float]:
+    """The pauses between a wait's questions: 10 ms at first, for what is ready at once, doubling to ``most``.
+    A wait that runs to its timeout then asks a few dozen times, not hundreds: every question costs the
+    target commands."""
+    interval = 0.01
+    while True:
+        yield min(interval, most)
+        interval *= 2
 
 
 class Host:
@@ -72,8 +83,9 @@ class Host:
         record.command(result, purpose)
         return result.check(purpose) if check else result
 
-    def wait_for(self, condition: Callable[[], bool], seconds: float, what: str, *, interval: float = 0.01) -> bool:
-        """Whether ``condition`` came true within ``seconds``; one wait line, one summary in the record.
+    def wait_for(self, condition: Callable[[], bool], seconds: float, what: str, *, most: float = POLL_MOST) -> bool:
+        """Whether ``condition`` came true within ``seconds``, asked at ``poll_intervals(most)``; one wait line, one
+        summary in the record.
 
         At once in a dry run: what it waits for was withheld.
         """
@@ -81,11 +93,12 @@ class Host:
             return True
         live.waiting(what, seconds)
         deadline = time.monotonic() + seconds
+        pauses = poll_intervals(most)
         with record.poll(what):
             while not condition():
                 if time.monotonic() >= deadline:
                     return False
-                time.sleep(interval)
+                time.sleep(next(pauses))
         return True
 
     def after_changes(self, read: Callable[[], T], would_be: T) -> T:

@@ -46,8 +46,7 @@ class Service:
             seen.append(self.state())
             return seen[-1] == wanted
 
-        if not self.host.wait_for(reached, self.spec.timeout, f"service {self.spec.name} to be {wanted}",
-                                  interval=0.1):
+        if not self.host.wait_for(reached, self.spec.timeout, f"service {self.spec.name} to be {wanted}"):
             raise self._stuck(seen[-1], wanted)
 
     def _stuck(self, state: str, wanted: str) -> DriverError:
