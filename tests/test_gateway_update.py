@@ -107,7 +107,9 @@ def test_the_prober_measures_an_outage(lab: Lab) -> None:
     report = prober.report
     assert report.failed > 10 and report.requests > report.failed
     assert 300 <= report.unavailable_ms < 2000, report
-    assert set(report.errors) <= {"ConnectionRefusedError", "ConnectionResetError"}
+    # A stopping server refuses, resets, or closes a connection it accepted before answering (RemoteDisconnected,
+    # http.client's ConnectionResetError): a race, whichever the prober meets. Never a timeout or an HTTP error.
+    assert set(report.errors) <= {"ConnectionRefusedError", "ConnectionResetError", "RemoteDisconnected"}, report
 
 
 def test_a_rollback_that_fails_is_loud(lab: Lab, features) -> None:
