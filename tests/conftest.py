@@ -24,6 +24,8 @@ from tests.sshd import Sshd, start_sshd
 PROJECT = Path(__file__).resolve().parents[1]
 MATRIX_ROW = "fault matrix row"  # a report's user property: a fault matrix row's line (tests/fault_matrix.py)
 MATRIX_LINES: list[tuple[str, ...]] = []
+DURATIONS = PROJECT / "tests/durations.json"
+FILE_SECONDS: dict[str, float] = {}
 
 
 @contextlib.contextmanager
@@ -163,10 +165,25 @@ def start_features(lab: Lab, tmp_path: Path, *args: str, env: dict[str, str] | N
                                *args], PROJECT, feature_environment(lab, env))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest test files first (every worker sorts alike). ``--dist loadfile`` hands files out in collection
+    order, so a long file handed out last is the run's tail: the seconds each file took in a full run are in
+    tests/durations.json (``FLATNET_STORE_DURATIONS=1 ./maint test`` writes them); a file not there goes first."""
+    seconds = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    items.sort(key=lambda item: -seconds.get(item.location[0], float("inf")))  # stable: a file keeps its order
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """The fault matrix's lines, as their tests report them (on the controller, under xdist)."""
+    """The fault matrix's lines, as their tests report them (on the controller, under xdist); each file's seconds."""
     if report.when == "call":
         MATRIX_LINES.extend(tuple(line) for name, line in report.user_properties if name == MATRIX_ROW)
+    FILE_SECONDS[report.location[0]] = FILE_SECONDS.get(report.location[0], 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("FLATNET_STORE_DURATIONS") and not hasattr(session.config, "workerinput") and exitstatus == 0:
+        DURATIONS.write_text(json.dumps({name: round(seconds, 1) for name, seconds in sorted(FILE_SECONDS.items())},
+                                        indent=1) + "\n")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
