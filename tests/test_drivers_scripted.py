@@ -3,6 +3,7 @@ tests/outputs/record.py) and replayed by the scripted transport: no host, no lab
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,6 +151,20 @@ def test_a_host_outside_a_preview_sends_its_changes(inventory: Inventory) -> Non
     host.run("touch /tmp/x", change=True)
     assert transport(host).finished
     assert host.wait_for(lambda: False, 0.05, "nothing") is False
+
+
+def test_a_wait_asks_at_once_then_less_often(inventory: Inventory) -> None:
+    """Ready at once is seen at once; a wait that runs to its timeout asks about ten times a second, not a hundred
+    (every question costs the target commands)."""
+    host = Host("lab", inventory.hosts["lab"], ScriptedTransport("lab", inventory.hosts["lab"], []))
+    asked: list[float] = []
+    started = time.monotonic()
+    assert host.wait_for(lambda: not asked.append(time.monotonic()), 5, "ready at once") is True
+    assert len(asked) == 1 and asked[0] - started < 0.05
+    asked.clear()
+    assert host.wait_for(lambda: bool(asked.append(time.monotonic())), 0.5, "never") is False
+    assert 4 <= len(asked) <= 10, asked  # at 0, 10, 30, 70, 150 ms, then every 100 ms: 9 in 0.5 s (every 10 ms: 50)
+    assert asked[-1] - asked[0] > 0.45
 
 
 def test_the_scripted_transport_refuses_a_command_the_recording_does_not_have(inventory: Inventory) -> None:

@@ -32,17 +32,16 @@ if TYPE_CHECKING:
     from procedures.transports.base import Transport
 
 T = TypeVar("T")
-POLL_MOST = 0.1
 
 
-def poll_intervals(most: float = POLL_MOST) -> Iterator[float]:
-    """The pauses between a wait's questions: 10 ms at first, for what is ready at once, doubling to ``most``.
-    A wait that runs to its timeout then asks a few dozen times, not hundreds: every question costs the
+def poll_intervals() -> Iterator[float]:
+    """The pauses between a wait's questions: 10 ms at first, for what is ready at once, doubling to 100 ms.
+    A wait that runs to its timeout then asks ten times a second, not a hundred: every question costs the
     target commands."""
     interval = 0.01
     while True:
-        yield min(interval, most)
-        interval *= 2
+        yield interval
+        interval = min(2 * interval, 0.1)
 
 
 class Host:
@@ -83,9 +82,9 @@ class Host:
         record.command(result, purpose)
         return result.check(purpose) if check else result
 
-    def wait_for(self, condition: Callable[[], bool], seconds: float, what: str, *, most: float = POLL_MOST) -> bool:
-        """Whether ``condition`` came true within ``seconds``, asked at ``poll_intervals(most)``; one wait line, one
-        summary in the record.
+    def wait_for(self, condition: Callable[[], bool], seconds: float, what: str) -> bool:
+        """Whether ``condition`` came true within ``seconds``, asked after each of ``poll_intervals()``; one wait
+        line, one summary in the record.
 
         At once in a dry run: what it waits for was withheld.
         """
@@ -93,7 +92,7 @@ class Host:
             return True
         live.waiting(what, seconds)
         deadline = time.monotonic() + seconds
-        pauses = poll_intervals(most)
+        pauses = poll_intervals()
         with record.poll(what):
             while not condition():
                 if time.monotonic() >= deadline:
