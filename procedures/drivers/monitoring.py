@@ -12,13 +12,12 @@ import posixpath
 import time
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from procedures import record
 from procedures.api.alertmanager import AlertmanagerClient
 from procedures.api.grafana import GrafanaClient
 from procedures.api.http import Http
 from procedures.api.prometheus import PrometheusClient
+from procedures.config.base import parse_yaml
 from procedures.errors import ApiError, DriverError, VerificationFailed
 from procedures.host import backups
 from procedures.host.commands import CommandResult, sh
@@ -71,7 +70,7 @@ class MonitoringStack:
     def compose_services(self) -> dict[str, dict[str, Any]]:
         """``service → its compose entry``, as the compose file says."""
         text = self.host.run(f"cat {sh(self.compose_file)}", purpose="read the compose file").stdout
-        return dict((yaml.safe_load(text) or {}).get("services", {}) or {})
+        return dict((parse_yaml(text) or {}).get("services", {}) or {})
 
     def compose_images(self) -> dict[str, str]:
         """``service → image`` as the compose file says."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import yaml
-
 from procedures import record
+from procedures.config.base import parse_yaml
 
 TITLE = "the manual's command (what this step performs or replaces)"  # the record shows it in its language
 FILE = Path(__file__).resolve().parents[2] / "features" / "manual_commands.yaml"
@@ -20,7 +19,7 @@ FILE = Path(__file__).resolve().parents[2] / "features" / "manual_commands.yaml"
 
 @functools.cache
 def commands() -> dict[str, str]:
-    loaded = yaml.safe_load(FILE.read_text(encoding="utf-8")) if FILE.exists() else None
+    loaded = parse_yaml(FILE.read_text(encoding="utf-8")) if FILE.exists() else None
     return {str(step): str(command) for step, command in (loaded or {}).items()}
 
 
