@@ -181,6 +181,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With FLATNET_STORE_DURATIONS set, a passed run writes each file's seconds (on the controller)."""
     if os.environ.get("FLATNET_STORE_DURATIONS") and not hasattr(session.config, "workerinput") and exitstatus == 0:
         DURATIONS.write_text(json.dumps({name: round(seconds, 1) for name, seconds in sorted(FILE_SECONDS.items())},
                                         indent=1) + "\n")

@@ -77,8 +77,8 @@ class MonitoringLab:
         return f"{self.state.project}_monitoring"
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """podman-compose for the lab's own start and stop (without its pauses, see ``without_pauses``)."""
-        return self.podman.run(*without_pauses("podman-compose"), "-p", self.state.project, *args,
+        """podman-compose for the lab's own start and stop (without its pauses: ``podman_compose_without_pauses``)."""
+        return self.podman.run(*podman_compose_without_pauses(), "-p", self.state.project, *args,
                                cwd=self.compose_dir, check=check)
 
     # -- build ---------------------------------------------------------------------
@@ -219,14 +219,13 @@ class MonitoringLab:
         return asdict(self.state)
 
 
-def without_pauses(tool: str) -> list[str]:
-    """A Python tool as installed, minus its pauses. podman-compose 1.0.3 sleeps 1 s after most podman commands
-    it runs (``podman_compose.Podman.run``, ``sleep=1``): 4 s of the lab's ``up -d``, 2 s of its ``down -v``.
-    The lab's own start and stop run the same podman commands without them; the procedures run the tool as it
-    is."""
-    script = shutil.which(tool)
+def podman_compose_without_pauses() -> list[str]:
+    """podman-compose as installed, minus its pauses: 1.0.3 sleeps 1 s after most podman commands it runs
+    (``podman_compose.Podman.run``, ``sleep=1``): 4 s of the lab's ``up -d``, 2 s of its ``down -v``. The lab's
+    own start and stop run the same podman commands without them; the procedures run the tool as it is."""
+    script = shutil.which("podman-compose")
     if script is None:
-        raise LabError(f"{tool} is not installed: run `./maint setup`")
+        raise LabError("podman-compose is not installed: run `./maint setup`")
     interpreter = Path(script).read_text().splitlines()[0].removeprefix("#!").strip()
     return [interpreter, "-c", "import runpy, sys, time; time.sleep = lambda seconds: None; "
-            f"sys.argv[0] = {tool!r}; runpy.run_path({script!r}, run_name='__main__')"]
+            f"sys.argv[0] = 'podman-compose'; runpy.run_path({script!r}, run_name='__main__')"]
