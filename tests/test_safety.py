@@ -42,7 +42,8 @@ def journal(lab: Lab) -> list[dict]:
 def test_a_second_run_refuses_while_the_first_holds_the_lock(slab: Lab, tmp_path: Path) -> None:
     first = start_features(slab, tmp_path, "--lab-fault", "unhealthy")  # slow: waits out the fix window
     try:
-        wait_for(lambda: lock_file(slab).exists())
+        # The lock is created (noclobber), then written: read it once it has its holder.
+        wait_for(lambda: lock_file(slab).exists() and lock_file(slab).stat().st_size > 0)
         holder = json.loads(lock_file(slab).read_text())
         second = run_features(slab, tmp_path, FEATURE)
         assert second.rc == EXIT_LOCKED, second.output
