@@ -15,7 +15,7 @@ def without_timings(output: str) -> str:
     return re.sub(r"in [0-9.]+s", "in Ns", re.sub(r"reports/runs/[0-9-]+", "reports/runs/T", output))
 
 
-def test_a_forked_run_says_and_exits_as_a_fresh_one(tmp_path: Path) -> None:
+def test_a_forked_run_says_and_exits_as_a_fresh_one() -> None:
     """Same words, same exit code: no warning from the warm start (modules pytest could not rewrite), the
     same features collected, the environment and folder of the request."""
     for args in (["--co", "-q", "features"], ["--co", "-q", "features/no-such.feature"]):

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from procedures.config.base import parse_yaml
 from procedures.errors import LabError
 from procedures.lab.podman import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS, Podman, free_subnet
 from procedures.lab.processes import terminate
@@ -118,7 +118,7 @@ class MonitoringLab:
 
     def _pull(self) -> None:
         """The compose file's images, pulled side by side (``podman-compose pull`` pulls one after the other)."""
-        services = yaml.safe_load((self.compose_dir / "podman-compose.yml").read_text())["services"]
+        services = parse_yaml((self.compose_dir / "podman-compose.yml").read_text())["services"]
         images = sorted({service["image"] for service in services.values()})
         with ThreadPoolExecutor(len(images)) as pool:
             list(pool.map(lambda image: self.podman.run("podman", "pull", "--quiet", image), images))
