@@ -14,6 +14,7 @@ import tree_sitter as ts
 import tree_sitter_powershell as tsp
 
 from procedures.host import powershell as ps
+from procedures.lab.http_standin import stop_serving
 from procedures.lab.wsman import Reply, WsmanStandIn
 from tests.conftest import Run, run_with_inventory
 from tests.windows_world import ROOT, WindowsWorld
@@ -28,7 +29,7 @@ def world() -> Iterator[tuple[WindowsWorld, WsmanStandIn, int]]:
     health, port = world.serve_health()
     yield world, wsman, port
     wsman.stop()
-    health.shutdown()
+    stop_serving(health)
 
 
 def run_gateway_update(tmp_path: Path, wsman: WsmanStandIn, health_port: int, *args: str) -> Run:

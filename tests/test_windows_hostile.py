@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from procedures.lab.http_standin import stop_serving
 from procedures.lab.wsl import PowerShellStandIn
 from procedures.lab.wsman import WsmanStandIn
 from tests import windows_rules as win
@@ -67,7 +68,7 @@ def gateway_run(tmp_path: Path, env: dict[str, str], world: WindowsWorld, *args:
         return run_with_inventory(tmp_path, "features/gateway_update.feature", inventory, plan, *args,
                                   env=env)
     finally:
-        health.shutdown()
+        stop_serving(health)
 
 
 def test_hostile_gateway_update_then_an_emergency_rollback_in_a_later_run(tmp_path: Path, pc) -> None:

@@ -15,6 +15,7 @@ from procedures.config.inventory import HostSpec
 from procedures.errors import CommandTimeout, TransportError
 from procedures.host import Host
 from procedures.host import powershell as ps
+from procedures.lab.http_standin import stop_serving
 from procedures.lab.wsl import PowerShellStandIn
 from procedures.lab.wsman import Reply, WsmanStandIn
 from procedures.run.pids import alive
@@ -58,7 +59,7 @@ def gateway_update(tmp_path: Path, transport: str, world: WindowsWorld) -> tuple
     finally:
         wsman.stop()
         standin.stop()
-        health.shutdown()
+        stop_serving(health)
     if transport == "winrm":
         return run, [call.script for call in wsman.calls]
     assert standin.calls and all(call.argv[:-1] == list(ARGUMENTS) for call in standin.calls)

@@ -15,8 +15,9 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from procedures.lab.http_standin import StandInHandler, serve_in_background
 from procedures.lab.wsman import Reply
 from tests import windows_rules as win
 from tests.windows_rules import LITERAL as LIT
@@ -121,10 +122,7 @@ class WindowsWorld:
     def serve_health(self) -> tuple[ThreadingHTTPServer, int]:
         world = self
 
-        class Health(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                """Quiet."""
-
+        class Health(StandInHandler):
             def do_GET(self) -> None:
                 version = world.running
                 if version is None:
@@ -139,8 +137,7 @@ class WindowsWorld:
                 self.end_headers()
                 self.wfile.write(body)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = serve_in_background(ThreadingHTTPServer(("127.0.0.1", 0), Health))
         return server, server.server_address[1]
 
 

@@ -17,11 +17,12 @@ import subprocess
 import sys
 import time
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from procedures.errors import LabError
+from procedures.lab.http_standin import StandInHandler
 
 FOLDER = "mailbox"
 
@@ -79,7 +80,7 @@ def serve(root: Path, smtp_port: int, webhook_port: int) -> None:
             box.store(".eml", envelope.original_content or envelope.content)
             return "250 Message accepted for delivery"
 
-    class Webhook(BaseHTTPRequestHandler):
+    class Webhook(StandInHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             try:
@@ -90,9 +91,6 @@ def serve(root: Path, smtp_port: int, webhook_port: int) -> None:
             box.store(".json", body)
             self.send_response(204)
             self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            pass
 
     controller = Controller(Keep(), hostname="127.0.0.1", port=smtp_port)
     controller.start()

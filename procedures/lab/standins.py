@@ -21,20 +21,19 @@ import hmac
 import json
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from procedures.lab.http_standin import StandInHandler
+
 GRAFANA_VERSION = "10.2.3 (lab stand-in)"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StandInHandler):
     server_version = "flatnet-lab-standin"
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the procedures record every exchange themselves."""
 
     def reply(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode() if not isinstance(body, bytes) else body

@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
+from procedures.lab.http_standin import StandInHandler, serve_in_background, stop_serving
 from procedures.lab.wsl_exe import TASKKILL_CALLS, URL_ENV
 from procedures.lab.wsman import Reply
 
@@ -50,10 +49,7 @@ class PowerShellStandIn:
         """The environment a run needs: the stand-in first on PATH, and where it asks for answers."""
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
+        class Handler(StandInHandler):
             def do_POST(self) -> None:
                 call = Invocation(**json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 stand_in.calls.append(call)
@@ -66,7 +62,7 @@ class PowerShellStandIn:
                 self.wfile.write(body)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_background(self._server)
         bin_dir.mkdir(parents=True, exist_ok=True)
         exe = bin_dir / self.name
         for name, entry in ((self.name, "powershell"), ("taskkill.exe", "taskkill")):
@@ -81,8 +77,7 @@ class PowerShellStandIn:
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
 
     def scripts(self) -> list[str]:
         return [call.script for call in self.calls]

@@ -18,18 +18,19 @@ import os
 import re
 import struct
 import tempfile
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import spnego
 import spnego.exceptions
+
+from procedures.lab.http_standin import StandInHandler, serve_in_background, stop_serving
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -87,13 +88,12 @@ class WsmanStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        serve_in_background(self._server)
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
 
     def answer(self, script: str) -> Reply:
         if self.responder is not None and (reply := self.responder(script)) is not None:
@@ -108,12 +108,9 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StandInHandler):
     owner: WsmanStandIn
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
 
     ntlm: Any = None  # this connection's NTLM context (NTLM authenticates a connection, not a request)
 
