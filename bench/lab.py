@@ -4,8 +4,8 @@
 
 1. Cold start of every part (``./maint lab up``), and of the gateway alone, each into a new folder:
    with the machine's image cache empty (every lab built its monitoring images before the cache) and
-   with it warm (every lab after the first). The cold-cache runs use a cache of their own, so the
-   machine's cache is left as it is.
+   with it warm (every lab on a set-up machine: the set-up fills the cache once, ``./maint lab images``).
+   The cold-cache runs use a cache of their own, so the machine's cache is left as it is.
 2. pytest start-up plus collection of every feature, and of one.
 
 Every figure is the median of ``--runs`` runs (at least 3), and says how many.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a Debian 12 machine, as root: Debian packages, the
-# Python venv, and Allure Report 3 from npm. Each part is skipped when done.
+# Python venv, Allure Report 3 from npm, the lab's monitoring images. Each part is skipped when done.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 
@@ -53,6 +53,16 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$want" ]; then
   # Python would otherwise compile pytest, pydantic, httpx... from source on every start-up.
   env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q -j 0 .venv/lib >/dev/null || true
   echo "$want" > .venv/.setup-stamp
+fi
+
+# The lab's monitoring images, built once per machine into its cache (/var/cache/flatnet-lab), so that no lab
+# start builds them: on a fresh machine the suite's first labs built them side by side, each about 12 s.
+want="$(stamp procedures/lab/podman.py procedures/lab/monitoring.py) $(dpkg-query -W -f='${Version} ' \
+  prometheus prometheus-alertmanager busybox-static libc6)"
+if [ "$(cat /var/cache/flatnet-lab/.setup-stamp 2>/dev/null)" != "$want" ]; then
+  echo "setup: the lab's monitoring images (built once per machine, about 12 s)"
+  .venv/bin/python -m procedures.lab images
+  mkdir -p /var/cache/flatnet-lab && echo "$want" > /var/cache/flatnet-lab/.setup-stamp
 fi
 
 want=$(stamp package.json package-lock.json)

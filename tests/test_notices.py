@@ -24,9 +24,9 @@ PLAN = {
 @pytest.fixture
 def receivers(tmp_path: Path):
     """The lab's real receivers (aiosmtpd and the webhook stand-in), started on their own."""
-    from procedures.lab import _free_ports
+    from procedures.lab.processes import free_ports
 
-    smtp_port, webhook_port = _free_ports(2)
+    smtp_port, webhook_port = free_ports(2)
     mailbox.start(tmp_path, smtp_port, webhook_port)
     yield smtp_port, webhook_port, mailbox.Mailbox(tmp_path)
     terminate(owned_pids(tmp_path))
@@ -77,10 +77,10 @@ def test_delivered_on_every_channel_and_in_the_ledger(tmp_path: Path, receivers)
 
 
 def test_a_dead_channel_is_reported_and_the_others_still_deliver(tmp_path: Path, receivers) -> None:
-    from procedures.lab import _free_ports
+    from procedures.lab.processes import free_ports
 
     _, webhook_port, box = receivers
-    [closed] = _free_ports(1)
+    [closed] = free_ports(1)
     plan = Plan.model_validate({**PLAN, "notify": {
         "smtp": {"port": closed, "sender": "maint@localhost", "recipients": ["a@localhost"], "timeout": 2},
         "webhook": {"url": f"http://127.0.0.1:{webhook_port}/hook"}}})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from procedures.lab.fleet import FleetLab
 from procedures.lab.monitoring import MonitoringLab, MonitoringState
 from procedures.lab.nebula import NebulaLab, NebulaState
 from procedures.lab.podman import Podman, runroot_of
-from procedures.lab.processes import nginx_on, owned_pids, terminate
+from procedures.lab.processes import free_ports, nginx_on, owned_pids, terminate
 from procedures.run.pids import alive
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -213,7 +212,7 @@ class Lab:
     # -- files ---------------------------------------------------------------
     def _build(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        http_port, api_port, registry_port, smtp_port, webhook_port = _free_ports(5)
+        http_port, api_port, registry_port, smtp_port, webhook_port = free_ports(5)
         state = LabState(http_port=http_port, api_port=api_port, registry_port=registry_port,
                          smtp_port=smtp_port, webhook_port=webhook_port)
         for sub in ("logs", "backups"):
@@ -230,7 +229,7 @@ class Lab:
     def _monitoring_up(self) -> None:
         state = self.state
         if state.monitoring is None:
-            monitoring = MonitoringLab(self.root, MonitoringLab.new_state(self.root, _free_ports(4)), self.podman())
+            monitoring = MonitoringLab(self.root, MonitoringLab.new_state(self.root, free_ports(4)), self.podman())
             monitoring.build()
             state.monitoring = monitoring.state_dict()
             self._save(state)
@@ -242,7 +241,7 @@ class Lab:
     def _mailbox_up(self) -> None:
         state = self.state
         if state.smtp_port is None or state.webhook_port is None:
-            state.smtp_port, state.webhook_port = _free_ports(2)
+            state.smtp_port, state.webhook_port = free_ports(2)
             self._save(state)
         if not mailbox.accepts(state.smtp_port):
             mailbox.start(self.root, state.smtp_port, state.webhook_port)
@@ -251,7 +250,7 @@ class Lab:
         """``count`` gateways when first built (a lab keeps its fleet), each started if stopped."""
         state, members = self.state, self.fleet()
         if members is None:
-            members = FleetLab(self.root, FleetLab.new_state(_free_ports(2 * count)))
+            members = FleetLab(self.root, FleetLab.new_state(free_ports(2 * count)))
             members.build(self.releases)
             state.fleet = [vars(m) for m in members.members]
             self._save(state)
@@ -364,16 +363,3 @@ def _operator_words(exc: subprocess.SubprocessError | OSError) -> str:
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"{exc.filename} is missing: run `./maint setup` (it installs what the lab needs)"
     return f"the lab could not start: {exc}"
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()

@@ -1,4 +1,4 @@
-"""``python -m procedures.lab up|down|status|fault NAME``: manage the lab by hand."""
+"""``python -m procedures.lab up|down|status|fault NAME|images``: manage the lab by hand."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 
 from procedures.errors import ProcedureError
 from procedures.lab import FAULTS, PARTS, Lab
+from procedures.lab.monitoring import IMAGES
+from procedures.lab.podman import IMAGE_CACHE, fill_image_cache
 from procedures.record.secrets import redact
 
 
@@ -22,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="print the lab's state as JSON")
     fault = sub.add_parser("fault", help="make the plan install a faulty release")
     fault.add_argument("name", choices=[*FAULTS, "none"])
+    sub.add_parser("images", help="build the monitoring images into the machine's cache, once (the set-up does)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -42,6 +45,9 @@ def _run(args: argparse.Namespace) -> int:
         print("lab down")
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
+    elif args.command == "images":
+        if fill_image_cache(IMAGES):
+            print(f"lab images: built into {IMAGE_CACHE}")
     else:
         lab.use_fault(None if args.name == "none" else args.name)
         print(f"plan now installs the {args.name} release: {lab.plan_path}")

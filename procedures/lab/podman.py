@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from procedures.errors import LabError
+from procedures.lab.processes import free_ports, terminate
 from procedures.lab.templates import render
 
 BUSYBOX_APPLETS = ("sh", "wget", "ping", "cat", "ls", "sleep", "echo", "grep", "ip", "nc", "true", "false")
@@ -152,6 +154,28 @@ class Podman:
             self.run("podman", "rmi", ref)
         tarball.unlink()
         shutil.rmtree(context)
+
+
+def fill_image_cache(specs: tuple[ImageSpec, ...]) -> bool:
+    """Build ``specs`` into the machine's cache unless they are there; True when it built them.
+
+    The set-up runs this (``python -m procedures.lab images``), so that no lab start builds images: the
+    first labs of a suite on a fresh machine otherwise built them side by side, each about 12 s of CPU.
+    """
+    if (IMAGE_CACHE / f"registry-{_images_key(specs)}").is_dir():
+        return False
+    with tempfile.TemporaryDirectory(prefix="flatnet-lab-images-") as folder:
+        root = Path(folder)
+        [port] = free_ports(1)
+        podman = Podman(root, f"127.0.0.1:{port}")
+        podman.write_config()
+        podman.start_registry()
+        try:
+            podman.publish(specs)
+        finally:
+            terminate([int((root / "registry/registry.pid").read_text())])
+            shutil.rmtree(podman.runroot, ignore_errors=True)
+    return True
 
 
 def _images_key(specs: tuple[ImageSpec, ...]) -> str:
