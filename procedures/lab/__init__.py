@@ -23,9 +23,9 @@ from procedures.errors import LabError
 from procedures.lab import changes, cni, fleet, gateway, mailbox, nebula
 from procedures.lab.cni import CniLab, CniState
 from procedures.lab.fleet import FleetLab
-from procedures.lab.monitoring import MonitoringLab, MonitoringState
+from procedures.lab.monitoring import IMAGES, MonitoringLab, MonitoringState
 from procedures.lab.nebula import NebulaLab, NebulaState
-from procedures.lab.podman import Podman, runroot_of
+from procedures.lab.podman import Podman, fill_image_cache, runroot_of
 from procedures.lab.processes import free_ports, nginx_on, owned_pids, terminate
 from procedures.run.pids import alive
 
@@ -125,6 +125,14 @@ class Lab:
         return MonitoringLab(self.root, MonitoringState(**data), self.podman()) if data else None
 
     # -- operations ----------------------------------------------------------
+    @staticmethod
+    def build_images() -> bool:
+        """The monitoring images into the machine's cache unless there (the set-up's ``lab images``)."""
+        try:
+            return fill_image_cache(IMAGES)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+            raise LabError(_operator_words(exc)) from exc
+
     def up(self, parts: tuple[str, ...] = ("gateway",)) -> Lab:
         """Build what is missing and start what is stopped; safe to repeat.
 

@@ -8,8 +8,7 @@ import sys
 
 from procedures.errors import ProcedureError
 from procedures.lab import FAULTS, PARTS, Lab
-from procedures.lab.monitoring import IMAGES
-from procedures.lab.podman import IMAGE_CACHE, fill_image_cache
+from procedures.lab.podman import IMAGE_CACHE
 from procedures.record.secrets import redact
 
 
@@ -46,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "status":
         print(json.dumps(lab.status(), indent=2))
     elif args.command == "images":
-        if fill_image_cache(IMAGES):
+        if Lab.build_images():
             print(f"lab images: built into {IMAGE_CACHE}")
     else:
         lab.use_fault(None if args.name == "none" else args.name)
