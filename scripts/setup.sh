@@ -56,11 +56,11 @@ if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$want" ]; then
 fi
 
 # The lab's monitoring images, built once per machine into its cache (/var/cache/flatnet-lab), so that no lab
-# start builds them: on a fresh machine the suite's first labs built them side by side, each about 12 s.
+# start builds them: on a fresh machine the suite's first labs built them side by side, each about 10 s.
 want="$(stamp procedures/lab/podman.py procedures/lab/monitoring.py) $(dpkg-query -W -f='${Version} ' \
   prometheus prometheus-alertmanager busybox-static libc6)"
 if [ "$(cat /var/cache/flatnet-lab/.setup-stamp 2>/dev/null)" != "$want" ]; then
-  echo "setup: the lab's monitoring images (built once per machine, about 12 s)"
+  echo "setup: the lab's monitoring images (built once per machine, about 10 s; checked when the code changes)"
   .venv/bin/python -m procedures.lab images
   mkdir -p /var/cache/flatnet-lab && echo "$want" > /var/cache/flatnet-lab/.setup-stamp
 fi

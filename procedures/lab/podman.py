@@ -159,8 +159,8 @@ class Podman:
 def fill_image_cache(specs: tuple[ImageSpec, ...]) -> bool:
     """Build ``specs`` into the machine's cache unless they are there; True when it built them.
 
-    The set-up runs this (``python -m procedures.lab images``), so that no lab start builds images: the
-    first labs of a suite on a fresh machine otherwise built them side by side, each about 12 s of CPU.
+    The set-up runs this (``./maint lab images``), so that no lab start builds images: the
+    first labs of a suite on a fresh machine otherwise built them side by side, each for about 10 s.
     """
     if (IMAGE_CACHE / f"registry-{_images_key(specs)}").is_dir():
         return False
