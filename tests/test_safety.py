@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from procedures.lab import Lab, gateway
 from procedures.run.pids import alive
-from tests.conftest import run_features, running_lab, start_features, wait_for
+from tests.conftest import lab_files_changed, run_features, running_lab, start_features, wait_for
 from tests.gateway_observed import live_hashes, lock_file, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -115,5 +116,30 @@ def test_a_signal_mid_procedure_rolls_back(slab: Lab, tmp_path: Path, sig: signa
     assert f"{sig.name} received: stopping the procedure and rolling back" in out
     assert f"interrupted by {sig.name}: the procedure stopped and its rollback ran" in out
     assert "every rollback step passed" in out
+    assert served_version(slab) == gateway.CURRENT_VERSION and live_hashes(slab) == before
+    assert not lock_file(slab).exists()
+
+
+def test_ctrl_c_while_a_command_hangs_ends_that_command_with_the_run(slab: Lab, tmp_path: Path) -> None:
+    """The release's `nginx -t` hangs (its deadline is minutes away) and the operator presses Ctrl-C: the hung
+    command must be gone when the run ends, not live on beside the rollback or an operator's next step."""
+    release = tmp_path / "openresty-hangs"
+    shutil.copytree(slab.releases / f"openresty-{gateway.NEW_VERSION}", release, symlinks=True)
+    (release / "nginx").rename(release / "nginx.real")
+    hung_pid = tmp_path / "hung.pid"
+    (release / "nginx").write_text(f'#!/bin/sh\ncase " $* " in *" -t "*) echo $$ > {hung_pid}; exec sleep 600 ;; esac\n'
+                                   'exec "$(dirname "$0")/nginx.real" "$@"\n')
+    (release / "nginx").chmod(0o755)
+    files = lab_files_changed(slab, tmp_path, lambda _, plan: plan.update(
+        changes={"gateway": {"release": str(release), "version": gateway.NEW_VERSION}}))
+    before = live_hashes(slab)
+    run = start_features(slab, tmp_path, *files)
+    wait_for(lambda: (hung_pid.exists() and hung_pid.read_text().strip() != "") or run.poll() is not None)
+    assert run.poll() is None, run.communicate()[0]
+    hung = int(hung_pid.read_text())
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert not alive(hung), f"the hung `nginx -t` ({hung}) outlived the run"
     assert served_version(slab) == gateway.CURRENT_VERSION and live_hashes(slab) == before
     assert not lock_file(slab).exists()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +15,8 @@ from procedures.config.inventory import HostSpec
 from procedures.errors import CommandFailed, CommandTimeout, TransportError
 from procedures.host import Host
 from procedures.host.commands import sh
+from procedures.run.pids import alive
+from tests.conftest import PROJECT
 
 
 @pytest.fixture(params=["local", "ssh"])
@@ -51,3 +58,39 @@ def test_an_unreachable_ssh_host_is_a_transport_error(sshd) -> None:
     with pytest.raises(TransportError, match=r"host nowhere cannot be reached or cannot run commands: "
                                              "ssh: connect to host 127.0.0.1 port 1"):
         host.run("true")
+
+
+# A run of the procedures, reduced to one local command: a shell that leaves a grandchild in the background.
+IN_FLIGHT = """
+import sys
+from procedures.config.inventory import HostSpec
+from procedures.host import Host
+Host("here", HostSpec(transport="local")).run(f"sleep 600 & echo $! > {sys.argv[1]}; wait", timeout=600)
+"""
+
+
+def eventually(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda sig: sig.name)
+def test_a_local_command_in_flight_ends_with_the_run_that_started_it(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C, a SIGTERM or a kill -9 of the run: what its command started must not live on, to race the
+    rollback that follows or an operator's --recover (the command's deadline here is 10 minutes)."""
+    pid_file = tmp_path / "pid"
+    run = subprocess.Popen([sys.executable, "-c", IN_FLIGHT, str(pid_file)], cwd=PROJECT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert eventually(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 10)
+        started = int(pid_file.read_text())
+        assert alive(started)
+        run.send_signal(sig)
+        run.wait(timeout=10)
+        assert eventually(lambda: not alive(started), 5), f"the command's process {started} outlived its run"
+    finally:
+        run.kill()

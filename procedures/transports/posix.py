@@ -1,8 +1,11 @@
-"""POSIX hosts, locally or over ssh, through testinfra's backends.
+"""POSIX hosts, locally or over ssh (through testinfra's ssh backend).
 
-testinfra's backends have no deadline of their own, so every command is wrapped
-in coreutils ``timeout`` on the target: the target kills what overruns, and the
-transport reports ``CommandTimeout`` instead of hanging the run.
+Every command runs under coreutils ``timeout`` on the target: the target kills
+what overruns, and the transport reports ``CommandTimeout`` instead of hanging
+the run. ``timeout`` puts the command in a process group of its own, out of
+reach of the Ctrl-C that stops the run, so locally the command's life is also
+tied to the run's: interrupted, the run ends it before its rollback starts, and
+killed (-9), the kernel tells ``timeout`` (``setpriv --pdeathsig``).
 """
 
 from __future__ import annotations
@@ -29,19 +32,21 @@ _KILL_GRACE_SECONDS = 3
 
 
 class _PosixTransport(Transport):
-    _backend: BaseBackend
-
     def run(self, command: str, *, timeout: float) -> CommandResult:
-        wrapped = f"timeout -k {_KILL_GRACE_SECONDS} {timeout:g} " + sh("sh", "-c", command)
+        deadline = ["timeout", "-k", str(_KILL_GRACE_SECONDS), f"{timeout:g}", "sh", "-c", command]
         started = time.monotonic()
         try:
-            out = self._backend.run(wrapped)
+            rc, stdout, stderr = self._execute(deadline)
         except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
             raise TransportError(f"host {self.name} cannot be reached or cannot run commands: {_why(exc)}") from exc
-        result = CommandResult(command, out.rc, out.stdout, out.stderr, time.monotonic() - started, self.name)
-        if out.rc in _TIMED_OUT:
+        result = CommandResult(command, rc, stdout, stderr, time.monotonic() - started, self.name)
+        if rc in _TIMED_OUT:
             raise CommandTimeout(f"{self.name}: `{command}` did not finish within {timeout:g}s and was killed")
         return result
+
+    def _execute(self, argv: list[str]) -> tuple[int, str, str]:
+        """Exit code, stdout and stderr of ``argv`` run on the host."""
+        raise NotImplementedError
 
 
 def _why(exc: Exception) -> str:
@@ -54,14 +59,31 @@ def _why(exc: Exception) -> str:
 
 
 class LocalTransport(_PosixTransport):
-    """Commands on this machine (the lab's default)."""
+    """Commands on this machine (the lab's default), ending with the run that started them."""
 
-    def __init__(self, name: str, spec: Any) -> None:
-        super().__init__(name, spec)
-        self._backend = get_backend("local://")
+    def _execute(self, argv: list[str]) -> tuple[int, str, str]:
+        process = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", *argv], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:  # Ctrl-C or SIGTERM (the rollback runs next), or anything else while it runs
+            process.terminate()  # timeout passes it to the command's process group, and KILLs it after the grace
+            process.wait()
+            raise
+        return process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
-class SshTransport(_PosixTransport):
+class _TestinfraTransport(_PosixTransport):
+    """Commands through one of testinfra's backends (they have no deadline of their own)."""
+
+    _backend: BaseBackend
+
+    def _execute(self, argv: list[str]) -> tuple[int, str, str]:
+        out = self._backend.run(sh(*argv))
+        return out.rc, out.stdout, out.stderr
+
+
+class SshTransport(_TestinfraTransport):
     """Commands over OpenSSH, key-based, in batch mode, without a lingering control master."""
 
     def __init__(self, name: str, spec: Any) -> None:
@@ -79,7 +101,7 @@ class SshTransport(_PosixTransport):
         )
 
 
-class AnsibleTransport(_PosixTransport):
+class AnsibleTransport(_TestinfraTransport):
     """A host of an existing Ansible inventory, reached as the inventory says (testinfra's ansible backend).
 
     testinfra reads the inventory with ``ansible-inventory`` and connects by
