@@ -1,4 +1,4 @@
-"""POSIX hosts, locally or over ssh (through testinfra's ssh backend).
+"""POSIX hosts: locally, over ssh, or as an Ansible inventory names them (those two through testinfra).
 
 Every command runs under coreutils ``timeout`` on the target: the target kills
 what overruns, and the transport reports ``CommandTimeout`` instead of hanging
