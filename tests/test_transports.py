@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from procedures.errors import CommandFailed, CommandTimeout, TransportError
 from procedures.host import Host
 from procedures.host.commands import sh
 from procedures.run.pids import alive
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, wait_for
 
 
 @pytest.fixture(params=["local", "ssh"])
@@ -69,15 +68,6 @@ Host("here", HostSpec(transport="local")).run(f"sleep 600 & echo $! > {sys.argv[
 """
 
 
-def eventually(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda sig: sig.name)
 def test_a_local_command_in_flight_ends_with_the_run_that_started_it(tmp_path: Path, sig: signal.Signals) -> None:
     """Ctrl-C, a SIGTERM or a kill -9 of the run: what its command started must not live on, to race the
@@ -86,11 +76,11 @@ def test_a_local_command_in_flight_ends_with_the_run_that_started_it(tmp_path: P
     run = subprocess.Popen([sys.executable, "-c", IN_FLIGHT, str(pid_file)], cwd=PROJECT,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert eventually(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 10)
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", 10)
         started = int(pid_file.read_text())
         assert alive(started)
         run.send_signal(sig)
         run.wait(timeout=10)
-        assert eventually(lambda: not alive(started), 5), f"the command's process {started} outlived its run"
+        wait_for(lambda: not alive(started), 5)  # timed out: the command's process outlived its run
     finally:
         run.kill()

@@ -26,7 +26,6 @@ import httpx
 from procedures.config.base import parse_yaml
 from procedures.errors import LabError
 from procedures.lab.podman import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS, Podman, free_subnet
-from procedures.lab.processes import terminate
 from procedures.lab.templates import render
 
 GRAFANA_PASSWORD_ENV = "FLATNET_LAB_GRAFANA_PASSWORD"
@@ -153,9 +152,7 @@ class MonitoringLab:
             self.compose("down", "-v", "-t", "2", check=False)
         self.podman.run("podman", "rm", "--all", "--force", "--time", "2", check=False)
         self.podman.run("podman", "network", "rm", "--force", self.network, check=False)
-        pid_file = self.root / "registry/registry.pid"
-        if pid_file.exists():
-            terminate([int(pid_file.read_text())])
+        self.podman.stop_registry()
         subprocess.run(["ip", "link", "del", self.state.bridge], capture_output=True, check=False)
 
     def inventory(self) -> dict[str, Any]:

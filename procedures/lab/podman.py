@@ -108,6 +108,11 @@ class Podman:
                 time.sleep(0.05)
         raise LabError(f"the lab registry did not start on {self.registry}: see {self.root / 'registry/registry.log'}")
 
+    def stop_registry(self) -> None:
+        pid_file = self.root / "registry/registry.pid"
+        if pid_file.exists():
+            terminate([int(pid_file.read_text())])
+
     # -- images --------------------------------------------------------------------
     def import_local(self, ref: str, binaries: tuple[str, ...] = ()) -> None:
         """A local-only image (no registry), e.g. the busybox that stands in for alpine."""
@@ -173,7 +178,7 @@ def fill_image_cache(specs: tuple[ImageSpec, ...]) -> bool:
         try:
             podman.publish(specs)
         finally:
-            terminate([int((root / "registry/registry.pid").read_text())])
+            podman.stop_registry()
             shutil.rmtree(podman.runroot, ignore_errors=True)
     return True
 
