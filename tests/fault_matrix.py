@@ -16,6 +16,7 @@ conftest prints the table at the end and writes it to reports/fault-matrix.md.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -110,6 +111,17 @@ def incident(run: Run) -> str:
     bundle = re.search(r"incident bundle: (\S+\.tar\.gz)", run.output)
     assert bundle and Path(bundle.group(1)).exists(), run.output
     return f"12, bundle {Path(bundle.group(1)).name}"
+
+
+def release_whose_config_test_hangs(lab: Lab, folder: Path, pid_file: Path) -> Path:
+    """A copy of the lab's new release whose `nginx -t` writes its PID to ``pid_file`` and sleeps 10 minutes."""
+    release = folder / "openresty-hangs"
+    shutil.copytree(lab.releases / f"openresty-{gateway.NEW_VERSION}", release, symlinks=True)
+    (release / "nginx").rename(release / "nginx.real")
+    (release / "nginx").write_text(f'#!/bin/sh\ncase " $* " in *" -t "*) echo $$ > {pid_file}; exec sleep 600 ;; esac\n'
+                                   'exec "$(dirname "$0")/nginx.real" "$@"\n')
+    (release / "nginx").chmod(0o755)
+    return release
 
 
 def gateway_fault(fault: str) -> Callable[[Lab, Path], Observed]:

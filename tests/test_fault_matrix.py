@@ -8,7 +8,6 @@ what a row is and how it judges from outside is in tests/fault_matrix.py.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -34,6 +33,7 @@ from tests.fault_matrix import (
     incident,
     monitoring_as_before,
     monitoring_fault,
+    release_whose_config_test_hangs,
     run_row,
     running_images,
 )
@@ -85,12 +85,7 @@ def read_only_target(lab: Lab, tmp_path: Path) -> Observed:
 
 
 def hung_command(lab: Lab, tmp_path: Path) -> Observed:
-    release = tmp_path / "openresty-hangs"
-    shutil.copytree(lab.releases / f"openresty-{gateway.NEW_VERSION}", release, symlinks=True)
-    (release / "nginx").rename(release / "nginx.real")
-    (release / "nginx").write_text('#!/bin/sh\ncase " $* " in *" -t "*) sleep 600 ;; esac\n'
-                                   'exec "$(dirname "$0")/nginx.real" "$@"\n')
-    (release / "nginx").chmod(0o755)
+    release = release_whose_config_test_hangs(lab, tmp_path, tmp_path / "hung.pid")
     inventory = yaml.safe_load(lab.inventory_path.read_text())
     inventory["hosts"]["lab"]["command_timeout"] = 3
     plan = yaml.safe_load(lab.plan_path.read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from procedures.lab import Lab, gateway
 from procedures.run.pids import alive
 from tests.conftest import lab_files_changed, run_features, running_lab, start_features, wait_for
+from tests.fault_matrix import release_whose_config_test_hangs
 from tests.gateway_observed import live_hashes, lock_file, served_version
 
 FEATURE = "features/gateway_update.feature"
@@ -123,13 +123,8 @@ def test_a_signal_mid_procedure_rolls_back(slab: Lab, tmp_path: Path, sig: signa
 def test_ctrl_c_while_a_command_hangs_ends_that_command_with_the_run(slab: Lab, tmp_path: Path) -> None:
     """The release's `nginx -t` hangs (its deadline is minutes away) and the operator presses Ctrl-C: the hung
     command must be gone when the run ends, not live on beside the rollback or an operator's next step."""
-    release = tmp_path / "openresty-hangs"
-    shutil.copytree(slab.releases / f"openresty-{gateway.NEW_VERSION}", release, symlinks=True)
-    (release / "nginx").rename(release / "nginx.real")
     hung_pid = tmp_path / "hung.pid"
-    (release / "nginx").write_text(f'#!/bin/sh\ncase " $* " in *" -t "*) echo $$ > {hung_pid}; exec sleep 600 ;; esac\n'
-                                   'exec "$(dirname "$0")/nginx.real" "$@"\n')
-    (release / "nginx").chmod(0o755)
+    release = release_whose_config_test_hangs(slab, tmp_path, hung_pid)
     files = lab_files_changed(slab, tmp_path, lambda _, plan: plan.update(
         changes={"gateway": {"release": str(release), "version": gateway.NEW_VERSION}}))
     before = live_hashes(slab)
